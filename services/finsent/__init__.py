@@ -1,0 +1,3 @@
+"""FinSent: streaming financial-sentiment monitoring."""
+
+__version__ = "0.1.0"

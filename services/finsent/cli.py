@@ -1,0 +1,280 @@
+"""`finsent`: the command line. Every `run` flag is a field of `Settings` (also `FINSENT_<NAME>`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from finsent import __version__
+from finsent.settings import Settings
+
+
+def _scalar_type(annotation: Any) -> Any:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and args:
+        return _scalar_type(args[0])
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _scalar_type(args[0])
+    return annotation
+
+
+def add_settings_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("settings (each also FINSENT_<NAME> in the environment)")
+    for name, field in Settings.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        kind = _scalar_type(field.annotation)
+        help_text = f"{field.description} [env FINSENT_{name.upper()}; default {field.default}]"
+        if kind is bool:
+            group.add_argument(
+                flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
+        else:
+            metavar = "HOST:PORT" if name == "kafka" else name.upper()
+            group.add_argument(flag, dest=name, default=None, metavar=metavar, help=help_text)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
+    return Settings(**overrides)
+
+
+def _setup_logging(level: str) -> None:
+    # Third-party libraries (kafka, onnxruntime's quantiser, transformers) are chatty at INFO: the
+    # chosen level applies to FinSent's own loggers, the rest stay at WARNING.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("finsent").setLevel(level)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    _setup_logging(settings.log_level)
+    from finsent import app
+
+    stop = threading.Event()
+    app.install_signal_handlers(stop)
+    if settings.embedded:
+        print(app.run_embedded(settings, stop).render())
+        return 0
+    return app.run_kafka(settings, stop)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    _setup_logging("INFO")
+    from finsent.training.data import load
+    from finsent.training.train import TrainConfig, train
+
+    examples, report = load([Path(p) for p in args.data])
+    eval_set = None
+    if args.eval:
+        eval_set, _ = load([Path(p) for p in args.eval])
+    print(
+        f"{len(examples)} unique examples from {report.rows} rows "
+        f"({report.duplicates_dropped} duplicates, {report.conflicts_resolved} label conflicts resolved, "
+        f"{report.conflicts_dropped} dropped)",
+        flush=True,
+    )
+    cfg = TrainConfig(
+        base=Path(args.base) if args.base else None,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        max_length=args.max_length,
+        seed=args.seed,
+        patience=args.patience,
+        eval_fraction=args.eval_fraction,
+        max_steps=args.max_steps,
+        class_weights=not args.no_class_weights,
+    )
+    metadata = train(examples, Path(args.out), cfg, eval_set=eval_set, report=report)
+    m = metadata["metrics"]
+    print(
+        f"best epoch {metadata['best_epoch']}: accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} "
+        f"on {m['n']} held-out examples; {metadata['duration_s']}s; written to {args.out}"
+    )
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    _setup_logging("WARNING")
+    from finsent.training.evaluate import evaluate
+
+    report = evaluate(Path(args.model), [Path(p) for p in args.data], max_length=args.max_length)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(
+        f"n={report['n']}  accuracy={report['accuracy']:.4f}  macro-F1={report['macro_f1']:.4f}  "
+        f"weighted-F1={report['weighted_f1']:.4f}"
+    )
+    print(f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+    for label, c in report["per_class"].items():
+        print(f"{label:<10}{c['precision']:>10.4f}{c['recall']:>10.4f}{c['f1']:>10.4f}{c['support']:>10}")
+    print("confusion matrix (rows: true, columns: predicted):", report["labels"])
+    for label, row in zip(report["labels"], report["confusion_matrix"], strict=True):
+        print(f"  {label:<10}{row}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    _setup_logging("WARNING")
+    if args.format == "tensorrt":
+        from finsent.training.tensorrt import build_engine
+
+        manifest = build_engine(Path(args.model), Path(args.repo), args.name, max_length=args.max_length)
+    else:
+        from finsent.training.export import export
+
+        manifest = export(
+            Path(args.model),
+            Path(args.repo),
+            args.name,
+            fmt=args.format,
+            max_length=args.max_length,
+            eval_data=[Path(p) for p in args.eval] if args.eval else None,
+        )
+    print(
+        json.dumps(
+            {k: manifest[k] for k in ("name", "version", "format", "checks") if k in manifest}, indent=2
+        )
+    )
+    return 0
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    """Send a JSONL file (default: the bundled sample feed) to the news topic, one record per line."""
+    from kafka import KafkaProducer
+
+    from finsent.app import bundled_feed
+    from finsent.pipeline.kafka_io import API_VERSION, ensure_topics
+
+    settings = settings_from_args(args)
+    if settings.kafka is None:
+        print("finsent produce needs --kafka HOST:PORT (or FINSENT_KAFKA)", file=sys.stderr)
+        return 2
+    ensure_topics(settings.kafka, [settings.news_topic], settings.partitions)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka, acks="all", api_version=API_VERSION)
+    path = Path(args.file) if args.file else bundled_feed()
+    n = 0
+    for line in path.read_bytes().splitlines():
+        if line.strip():
+            producer.send(settings.news_topic, value=line)
+            n += 1
+    producer.flush()
+    producer.close()
+    print(f"sent {n} records from {path} to {settings.news_topic}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="finsent",
+        description="FinSent: streaming financial-sentiment monitoring. "
+        "`finsent run` with no --kafka replays the bundled sample feed in-process.",
+    )
+    parser.add_argument("--version", action="version", version=f"finsent {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser(
+        "run",
+        help="score the news stream (embedded sample feed, or --kafka HOST:PORT)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_settings_flags(run)
+    run.set_defaults(func=cmd_run)
+
+    produce = sub.add_parser("produce", help="send a JSONL file (default: the sample feed) to the news topic")
+    produce.add_argument("--file", help="JSONL file; default: the bundled sample feed")
+    add_settings_flags(produce)
+    produce.set_defaults(func=cmd_produce)
+
+    train = sub.add_parser(
+        "train", help="fine-tune the sentiment model", formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    train.add_argument(
+        "--data", action="append", required=True, help="CSV or JSONL with text,label (repeatable)"
+    )
+    train.add_argument("--out", required=True, help="folder to write the trained model to")
+    train.add_argument(
+        "--eval", action="append", help="evaluation file(s); default: a stratified split of --data"
+    )
+    train.add_argument(
+        "--base", help="Hugging Face BERT folder to start from; default: packaged all-MiniLM-L6-v2"
+    )
+    train.add_argument("--epochs", type=int, default=8)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--lr", type=float, default=8e-5)
+    train.add_argument("--max-length", type=int, default=128)
+    train.add_argument("--seed", type=int, default=42)
+    train.add_argument("--patience", type=int, default=2, help="epochs without macro-F1 gain before stopping")
+    train.add_argument("--eval-fraction", type=float, default=0.2)
+    train.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke runs)")
+    train.add_argument(
+        "--no-class-weights", action="store_true", help="do not weight the loss by class frequency"
+    )
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser(
+        "evaluate", help="measure a trained folder or an exported version on labelled data"
+    )
+    evaluate.add_argument("--model", required=True)
+    evaluate.add_argument("--data", action="append", required=True)
+    evaluate.add_argument("--max-length", type=int, default=128)
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    export = sub.add_parser(
+        "export",
+        help="export a trained folder as the next model_repo version",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    export.add_argument("--model", required=True, help="a folder written by `finsent train`")
+    export.add_argument("--repo", default="model_repo")
+    export.add_argument("--name", default="finsent_sentiment")
+    export.add_argument(
+        "--format",
+        default="auto",
+        choices=["auto", "onnx", "onnx-int8", "tensorrt"],
+        help="auto: int8 if it keeps quality on the evaluation split, else fp32",
+    )
+    export.add_argument(
+        "--eval",
+        action="append",
+        help="labelled data for the int8 check; default: the training run's evaluation split",
+    )
+    export.add_argument("--max-length", type=int, default=128)
+    export.set_defaults(func=cmd_export)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ValidationError as exc:
+        print(f"finsent: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a clear one-line error for the user; the traceback at DEBUG
+        from finsent.training.data import DataError
+
+        logging.getLogger("finsent").debug("failed", exc_info=True)
+        kind = "data error" if isinstance(exc, DataError) else type(exc).__name__
+        print(f"finsent: {kind}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

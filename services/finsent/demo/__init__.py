@@ -1,0 +1,1 @@
+"""The embedded demo: bundled data, the demo model, the replay run."""

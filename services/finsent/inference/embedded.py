@@ -1,0 +1,130 @@
+"""The embedded backend: the newest model_repo version, run in-process with ONNX Runtime.
+
+A background thread looks for newer versions; a new one is loaded aside and swapped in with one
+reference assignment, so a batch in flight finishes on the model it started with and no message
+is dropped or failed by a switch."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from finsent.contracts import LABELS, ModelRef
+from finsent.inference.backend import ScoreResult, softmax
+from finsent.inference.model_repo import (
+    ModelNotFound,
+    latest_version,
+    read_manifest,
+    version_dir,
+)
+from finsent.inference.tokenize import TextEncoder
+
+log = logging.getLogger(__name__)
+
+
+class OnnxModel:
+    """One exported model version: tokenizer + ONNX Runtime session."""
+
+    def __init__(self, folder: Path, *, max_length: int, threads: int = 0) -> None:
+        manifest = read_manifest(folder)
+        if [str(lbl) for lbl in manifest.labels] != [str(lbl) for lbl in LABELS]:
+            raise ValueError(f"{folder}: labels {manifest.labels} are not {list(map(str, LABELS))}")
+        self.ref = ModelRef(name=manifest.name, version=str(manifest.version))
+        self.manifest = manifest
+        self.encoder = TextEncoder(folder / "tokenizer.json", min(max_length, manifest.max_length))
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(
+            str(folder / "model.onnx"), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+
+    def logits(self, texts: Sequence[str], chunk_size: int) -> np.ndarray:
+        out = np.empty((len(texts), len(LABELS)), dtype=np.float32)
+        for chunk in self.encoder.chunks(texts, chunk_size):
+            (logits,) = self.session.run(
+                ["logits"], {"input_ids": chunk.input_ids, "attention_mask": chunk.attention_mask}
+            )
+            out[chunk.index] = logits
+        return out
+
+
+class EmbeddedBackend:
+    """Scores with the newest version in `repo/name`, following newer versions as they appear."""
+
+    def __init__(
+        self,
+        repo: Path,
+        name: str,
+        *,
+        max_length: int = 128,
+        infer_batch: int = 32,
+        threads: int = 0,
+        poll_s: float = 30.0,
+    ) -> None:
+        self._repo, self._name = repo, name
+        self._max_length, self._infer_batch, self._threads = max_length, infer_batch, threads
+        version = latest_version(repo, name)
+        if version is None:
+            raise ModelNotFound(
+                f"no exported version of {name!r} in {repo.resolve()}; "
+                "run `finsent export` (or `finsent run` in embedded mode, which builds the demo model)"
+            )
+        self._current = self._load(version)
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+        if poll_s > 0:
+            self._poller = threading.Thread(
+                target=self._poll, args=(poll_s,), name="model-poller", daemon=True
+            )
+            self._poller.start()
+
+    def _load(self, version: int) -> OnnxModel:
+        folder = version_dir(self._repo, self._name, version)
+        model = OnnxModel(folder, max_length=self._max_length, threads=self._threads)
+        log.info("loaded model %s version %s (%s)", model.ref.name, model.ref.version, model.manifest.format)
+        return model
+
+    @property
+    def model(self) -> ModelRef:
+        return self._current.ref
+
+    def refresh(self) -> bool:
+        """Load and switch to a newer version if there is one. Returns whether it switched."""
+        latest = latest_version(self._repo, self._name)
+        if latest is None or latest <= int(self._current.ref.version):
+            return False
+        try:
+            model = self._load(latest)
+        except (ModelNotFound, ValueError, OSError, RuntimeError) as exc:
+            # A broken new version must not stop scoring with the good one.
+            log.error(
+                "version %s of %s could not be loaded, staying on %s: %s",
+                latest,
+                self._name,
+                self._current.ref.version,
+                exc,
+            )
+            return False
+        self._current = model
+        return True
+
+    def _poll(self, every_s: float) -> None:
+        while not self._stop.wait(every_s):
+            self.refresh()
+
+    def score(self, texts: Sequence[str]) -> ScoreResult:
+        model = self._current  # one version for the whole batch
+        if not texts:
+            return ScoreResult(np.empty((0, len(LABELS)), dtype=np.float32), model.ref)
+        return ScoreResult(softmax(model.logits(texts, self._infer_batch)), model.ref)
+
+    def close(self) -> None:
+        self._stop.set()

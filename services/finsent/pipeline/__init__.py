@@ -1,0 +1,1 @@
+"""The scoring stream, stage by stage: source -> validate -> batch -> score -> produce -> commit."""

@@ -1,0 +1,193 @@
+"""Stage 1 and the last stage on a real broker: a consumer-group source of micro-batches with manual
+commits, and a producer sink that returns only once the broker acknowledged every record."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.errors import TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata
+
+from finsent.contracts import DeadLetter, ScoredItem
+from finsent.pipeline.batching import Batch
+from finsent.pipeline.records import RawRecord
+
+log = logging.getLogger(__name__)
+
+# Kafka 4 removed old protocol versions (KIP-896); auto-detection can pick one it rejects.
+API_VERSION = (3, 9)
+
+
+def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="finsent-admin", api_version=API_VERSION)
+    try:
+        existing = set(admin.list_topics())
+        new = [
+            NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics if t not in existing
+        ]
+        if new:
+            try:
+                admin.create_topics(new)
+                log.info("created topics %s with %d partitions", [t.name for t in new], partitions)
+            except TopicAlreadyExistsError:
+                pass  # another process won the race
+    finally:
+        admin.close()
+
+
+class _Revocations(ConsumerRebalanceListener):
+    def __init__(self, source: KafkaSource) -> None:
+        self._source = source
+
+    def on_partitions_revoked(self, revoked):  # type: ignore[no-untyped-def]
+        self._source._on_revoked(set(revoked))
+
+    def on_partitions_assigned(self, assigned):  # type: ignore[no-untyped-def]
+        log.info("assigned %d partitions", len(assigned))
+
+
+class KafkaSource:
+    """Micro-batches from a consumer group. Auto-commit is off: `commit(batch)` is called by the
+    pipeline only after the batch's results are acknowledged by the broker."""
+
+    def __init__(
+        self, bootstrap: str, topic: str, group_id: str, *, max_batch: int, max_linger_ms: int
+    ) -> None:
+        self._max_batch, self._linger_s = max_batch, max_linger_ms / 1000
+        self._pending: list[RawRecord] = []
+        self._lock = threading.Lock()
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group_id,
+            client_id=f"finsent-scorer-{group_id}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=max_batch,
+            # Scoring a large batch on a slow CPU can take a while; the group must not evict us.
+            max_poll_interval_ms=600_000,
+            api_version=API_VERSION,
+        )
+        self.consumer.subscribe([topic], listener=_Revocations(self))
+
+    def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        # Called inside poll(): everything scored earlier is already committed, so only records
+        # fetched for the batch being filled are affected. The partition's new owner reads them
+        # again from the committed offset, so they are dropped here, not scored twice.
+        before = len(self._pending)
+        self._pending = [r for r in self._pending if TopicPartition(r.topic, r.partition) not in revoked]
+        log.info(
+            "partitions revoked: %d; dropped %d unscored records", len(revoked), before - len(self._pending)
+        )
+
+    def next_batch(self, stop: threading.Event) -> Batch:
+        """Up to `max_batch` records; returns when full, when `max_linger_ms` has passed since the
+        first record arrived, or when `stop` is set (possibly empty)."""
+        self._pending = []
+        first_at: float | None = None
+        while not stop.is_set() and len(self._pending) < self._max_batch:
+            if first_at is None:
+                timeout_ms = 500
+            else:
+                left = self._linger_s - (time.monotonic() - first_at)
+                if left <= 0:
+                    break
+                timeout_ms = max(1, int(left * 1000))
+            polled = self.consumer.poll(
+                timeout_ms=timeout_ms, max_records=self._max_batch - len(self._pending)
+            )
+            for tp, msgs in polled.items():
+                for m in msgs:
+                    self._pending.append(
+                        RawRecord(tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp)
+                    )
+            if self._pending and first_at is None:
+                first_at = time.monotonic()
+        batch, self._pending = Batch(self._pending), []
+        return batch
+
+    def commit(self, batch: Batch) -> None:
+        offsets = {
+            TopicPartition(topic, partition): OffsetAndMetadata(offset, "", -1)
+            for (topic, partition), offset in batch.next_offsets().items()
+        }
+        if offsets:
+            self.consumer.commit(offsets)
+
+    def rewind(self, batch: Batch) -> None:
+        """Seek back to the batch's first records so that they are read again (retry)."""
+        firsts: dict[TopicPartition, int] = {}
+        for r in batch.records:
+            tp = TopicPartition(r.topic, r.partition)
+            firsts[tp] = min(firsts.get(tp, r.offset), r.offset)
+        owned = self.consumer.assignment()
+        for tp, offset in firsts.items():
+            if tp in owned:
+                self.consumer.seek(tp, offset)
+
+    def lag(self) -> int | None:
+        owned = self.consumer.assignment()
+        if not owned:
+            return None
+        try:
+            ends = self.consumer.end_offsets(list(owned))
+        except Exception:  # lag is best-effort telemetry
+            return None
+        total = 0
+        for tp in owned:
+            pos = self.consumer.position(tp)
+            total += max(0, ends.get(tp, pos) - pos)
+        return total
+
+    def close(self) -> None:
+        self.consumer.close(autocommit=False)
+
+
+class ProduceFailed(RuntimeError):
+    pass
+
+
+class KafkaSink:
+    """Writes scored items and dead letters; `write` returns only once all are acknowledged."""
+
+    def __init__(self, bootstrap: str, scored_topic: str, dlq_topic: str, *, timeout_s: float = 30.0) -> None:
+        self._scored_topic, self._dlq_topic, self._timeout = scored_topic, dlq_topic, timeout_s
+        self.producer = KafkaProducer(
+            bootstrap_servers=bootstrap,
+            client_id="finsent-scorer",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            api_version=API_VERSION,
+        )
+
+    def write(self, scored: list[ScoredItem], dead: list[DeadLetter]) -> None:
+        futures = [
+            self.producer.send(self._scored_topic, key=s.id.encode(), value=s.model_dump_json().encode())
+            for s in scored
+        ]
+        futures += [
+            self.producer.send(
+                self._dlq_topic,
+                key=d.key.encode() if d.key is not None else None,
+                value=d.model_dump_json().encode(),
+            )
+            for d in dead
+        ]
+        try:
+            self.producer.flush(timeout=self._timeout)
+        except Exception as exc:
+            raise ProduceFailed(f"results not acknowledged within {self._timeout}s: {exc!r}") from exc
+        for f in futures:
+            try:
+                f.get(timeout=0)
+            except Exception as exc:
+                raise ProduceFailed(f"the broker did not acknowledge a result: {exc!r}") from exc
+
+    def close(self) -> None:
+        self.producer.close(timeout=10)

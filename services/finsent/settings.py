@@ -1,0 +1,111 @@
+"""The one settings object. Sources, highest priority first: CLI flags, `FINSENT_*` environment
+variables, defaults. `finsent --help` and the README's configuration table are generated from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _host_port(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    for part in value.split(","):
+        host, sep, port = part.strip().rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"expected HOST:PORT[,HOST:PORT...], got {value!r}")
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FINSENT_", extra="ignore", validate_default=True)
+
+    # --- where the stream comes from -----------------------------------------------------------
+    kafka: Annotated[
+        str | None,
+        Field(description="Kafka bootstrap servers HOST:PORT; unset = embedded mode (bundled sample feed)"),
+    ] = None
+    news_topic: Annotated[str, Field(description="input topic of NewsItem JSON")] = "finsent.news"
+    scored_topic: Annotated[str, Field(description="output topic of ScoredItem JSON")] = "finsent.scored"
+    dlq_topic: Annotated[str, Field(description="dead-letter topic for rejected input")] = "finsent.news.dlq"
+    group_id: Annotated[str, Field(description="consumer group of the scorers")] = "finsent-scorer"
+    partitions: Annotated[int, Field(ge=1, le=1024, description="partitions of topics FinSent creates")] = 6
+    create_topics: Annotated[bool, Field(description="create missing topics at start")] = True
+    sample_feed: Annotated[
+        Path | None, Field(description="JSONL feed replayed in embedded mode; default: the bundled sample")
+    ] = None
+
+    # --- batching --------------------------------------------------------------------------------
+    max_batch: Annotated[
+        int, Field(ge=1, le=10_000, description="most records scored together in one micro-batch")
+    ] = 256
+    max_linger_ms: Annotated[
+        int,
+        Field(ge=0, le=60_000, description="longest wait for a micro-batch to fill after its first record"),
+    ] = 200
+    max_message_bytes: Annotated[
+        int, Field(ge=1_024, description="larger input records go to the dead-letter topic")
+    ] = 262_144
+    dlq_payload_limit: Annotated[
+        int, Field(ge=0, description="bytes of a rejected record's payload kept on the dead-letter topic")
+    ] = 65_536
+    dedup_size: Annotated[int, Field(ge=0, description="ids remembered to drop duplicates (0 = off)")] = (
+        200_000
+    )
+    dedup_ttl_s: Annotated[float, Field(gt=0, description="how long an id is remembered")] = 3_600.0
+    produce_retries: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=20,
+            description="times a batch whose results could not be produced is retried before exiting",
+        ),
+    ] = 5
+
+    # --- model -----------------------------------------------------------------------------------
+    model_repo: Annotated[Path, Field(description="the Triton model repository")] = Path("model_repo")
+    model_name: Annotated[str, Field(description="model name inside the model repository")] = (
+        "finsent_sentiment"
+    )
+    max_length: Annotated[int, Field(ge=8, le=512, description="tokens per text (longer is truncated)")] = 128
+    infer_batch: Annotated[
+        int,
+        Field(ge=1, le=1_024, description="texts per inference call (length-sorted, padded to the longest)"),
+    ] = 32
+    threads: Annotated[int, Field(ge=0, description="inference threads; 0 = one per core")] = 0
+    demo_model: Annotated[
+        bool,
+        Field(
+            description="build the demo model when the model repository has no version (off in production)"
+        ),
+    ] = True
+    model_poll_s: Annotated[
+        float, Field(ge=0, description="how often to look for a newer model version (0 = never)")
+    ] = 30.0
+
+    # --- outputs ---------------------------------------------------------------------------------
+    metrics_port: Annotated[int, Field(ge=0, le=65_535, description="Prometheus metrics port (0 = off)")] = (
+        9464
+    )
+    metrics_addr: Annotated[str, Field(description="address the metrics server binds")] = "127.0.0.1"
+    scored_include_text: Annotated[
+        bool, Field(description="copy the input text onto ScoredItem (off: scored records stay small)")
+    ] = False
+    log_level: Annotated[str, Field(description="DEBUG, INFO, WARNING or ERROR")] = "INFO"
+
+    _kafka = field_validator("kafka")(classmethod(lambda cls, v: _host_port(v)))
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        return self.kafka is None

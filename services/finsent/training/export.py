@@ -1,0 +1,209 @@
+"""Export a trained model folder into the next numbered version of the model repository.
+
+fp32 ONNX is checked against PyTorch logits; int8 (dynamic quantisation, per-channel) is checked
+against fp32 on the evaluation split and is chosen by `--format auto` only when it keeps quality.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from finsent.contracts import LABELS
+from finsent.inference.model_repo import MANIFEST, Manifest, version_dir, versions
+from finsent.training.data import load, sha256
+from finsent.training.scoring_metrics import classification_report
+from finsent.training.train import EVAL_SPLIT_FILE, METADATA_FILE, predict_torch
+
+log = logging.getLogger(__name__)
+
+ONNX_TOLERANCE = 1e-3  # max |logit difference| between ONNX fp32 and PyTorch
+INT8_MIN_AGREEMENT = 0.99
+INT8_MAX_F1_DROP = 0.005
+FORMATS = ("auto", "onnx", "onnx-int8")
+# The Triton Python-backend model that serves an exported version on CPU (copied into each version).
+TRITON_MODEL_PY = Path(__file__).resolve().parents[1] / "triton" / "python_model.py"
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+def _export_fp32(model_dir: Path, onnx_path: Path, max_length: int) -> None:
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
+
+    class Logits(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    ids = torch.ones((2, 16), dtype=torch.long)
+    mask = torch.ones((2, 16), dtype=torch.long)
+    torch.onnx.export(
+        Logits(model),
+        (ids, mask),
+        str(onnx_path),
+        input_names=["input_ids", "attention_mask"],
+        output_names=["logits"],
+        dynamic_axes={
+            "input_ids": {0: "batch", 1: "sequence"},
+            "attention_mask": {0: "batch", 1: "sequence"},
+            "logits": {0: "batch"},
+        },
+        opset_version=17,
+        dynamo=False,
+    )
+
+
+def _quantize(fp32: Path, int8: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+
+
+def _onnx_logits(onnx_path: Path, tokenizer_json: Path, texts: list[str], max_length: int) -> np.ndarray:
+    from finsent.inference.embedded import OnnxModel
+
+    # OnnxModel reads a manifest; give it a throwaway one next to a copy-free symlink folder.
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        os.symlink(onnx_path.resolve(), folder / "model.onnx")
+        os.symlink(tokenizer_json.resolve(), folder / "tokenizer.json")
+        (folder / MANIFEST).write_text(
+            Manifest(
+                name="check",
+                version=0,
+                format="onnx",
+                labels=[str(x) for x in LABELS],
+                max_length=max_length,
+                source="",
+                created_at="",
+            ).model_dump_json()
+        )
+        return OnnxModel(folder, max_length=max_length).logits(texts, 64)
+
+
+def export(
+    model_dir: Path,
+    repo: Path,
+    name: str,
+    *,
+    fmt: str = "auto",
+    max_length: int = 128,
+    eval_data: list[Path] | None = None,
+) -> dict[str, Any]:
+    """Build the version aside, check it, then move it in with one rename. Returns the manifest."""
+    if fmt not in FORMATS:
+        raise ExportError(
+            f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)} (tensorrt: see README)"
+        )
+    if not (model_dir / "config.json").is_file():
+        raise ExportError(f"{model_dir} is not a trained model folder (no config.json)")
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    if not getattr(tokenizer, "is_fast", False):
+        raise ExportError(f"{model_dir}: a fast tokenizer (tokenizer.json) is required")
+    repo.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-export-", dir=repo))
+    staging.chmod(0o755)  # mkdtemp makes it private; Triton may run as another user
+    try:
+        tokenizer.save_pretrained(str(staging))
+        fp32 = staging / "model.fp32.onnx"
+        _export_fp32(model_dir, fp32, max_length)
+
+        # Texts to compare on: the evaluation split saved by `finsent train`, or --eval files.
+        if eval_data:
+            examples, _ = load(eval_data)
+        elif (model_dir / EVAL_SPLIT_FILE).is_file():
+            examples, _ = load([model_dir / EVAL_SPLIT_FILE])
+        else:
+            examples = []
+        texts = [e.text for e in examples] or [
+            "Shares fell 5% after the profit warning.",
+            "The company reported record quarterly revenue.",
+        ]
+        y_true = np.array([e.label for e in examples])
+
+        torch_model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
+        ref = predict_torch(torch_model, tokenizer, texts[:256], max_length)
+        got = _onnx_logits(fp32, staging / "tokenizer.json", texts[:256], max_length)
+        max_diff = float(np.abs(ref - got).max())
+        if max_diff > ONNX_TOLERANCE:
+            raise ExportError(f"ONNX fp32 logits differ from PyTorch by {max_diff:.2e} (> {ONNX_TOLERANCE})")
+        checks: dict[str, Any] = {"onnx_vs_torch_max_abs_logit_diff": max_diff, "tolerance": ONNX_TOLERANCE}
+
+        chosen = "onnx"
+        if fmt in ("auto", "onnx-int8"):
+            int8 = staging / "model.int8.onnx"
+            _quantize(fp32, int8)
+            fp32_logits = _onnx_logits(fp32, staging / "tokenizer.json", texts, max_length)
+            int8_logits = _onnx_logits(int8, staging / "tokenizer.json", texts, max_length)
+            agreement = float((fp32_logits.argmax(1) == int8_logits.argmax(1)).mean())
+            checks["int8_argmax_agreement"] = agreement
+            checks["int8_compared_on"] = len(texts)
+            if len(y_true):
+                f1_fp32 = classification_report(y_true, fp32_logits.argmax(1))["macro_f1"]
+                f1_int8 = classification_report(y_true, int8_logits.argmax(1))["macro_f1"]
+                checks.update(fp32_macro_f1=f1_fp32, int8_macro_f1=f1_int8, int8_f1_drop=f1_fp32 - f1_int8)
+            keeps_quality = agreement >= INT8_MIN_AGREEMENT and (
+                not len(y_true) or checks["int8_f1_drop"] <= INT8_MAX_F1_DROP
+            )
+            checks["int8_keeps_quality"] = keeps_quality
+            if fmt == "onnx-int8" or (fmt == "auto" and keeps_quality and len(y_true)):
+                chosen = "onnx-int8"
+            if fmt == "onnx-int8" and not keeps_quality:
+                log.warning("int8 was asked for but loses quality: %s", checks)
+        final = staging / ("model.int8.onnx" if chosen == "onnx-int8" else "model.fp32.onnx")
+        final.rename(staging / "model.onnx")
+        for leftover in staging.glob("model.*.onnx"):
+            leftover.unlink()
+        if TRITON_MODEL_PY.is_file():
+            shutil.copy2(TRITON_MODEL_PY, staging / "model.py")
+
+        training = {}
+        if (model_dir / METADATA_FILE).is_file():
+            training = json.loads((model_dir / METADATA_FILE).read_text())
+        existing = versions(repo, name)
+        # Any folder with a number counts, complete or not, so a half-written one is never reused.
+        taken = (
+            [int(p.name) for p in (repo / name).glob("[0-9]*") if p.name.isdigit()]
+            if (repo / name).is_dir()
+            else []
+        )
+        version = max(existing + taken + [0]) + 1
+        files = {p.name: sha256(p) for p in sorted(staging.iterdir()) if p.is_file()}
+        manifest = Manifest(
+            name=name,
+            version=version,
+            format=chosen,
+            labels=[str(x) for x in LABELS],
+            max_length=max_length,
+            source=str(model_dir.resolve()),
+            created_at=datetime.now(UTC).isoformat(),
+            metrics=training.get("metrics", {}),
+            files=files,
+            checks=checks,
+            training={k: training.get(k) for k in ("base", "data", "config", "duration_s", "best_epoch")},
+        )
+        (staging / MANIFEST).write_text(manifest.model_dump_json(indent=2))
+        target = version_dir(repo, name, version)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging.rename(target)  # atomic on one filesystem: readers see all of it or nothing
+        return manifest.model_dump()
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

