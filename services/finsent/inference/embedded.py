@@ -17,12 +17,7 @@ import onnxruntime as ort
 
 from finsent.contracts import LABELS, ModelRef
 from finsent.inference.backend import ScoreResult, softmax
-from finsent.inference.model_repo import (
-    ModelNotFound,
-    latest_version,
-    read_manifest,
-    version_dir,
-)
+from finsent.inference.model_repo import ModelNotFound, latest_version, read_manifest, version_dir
 from finsent.inference.tokenize import TextEncoder
 
 log = logging.getLogger(__name__)
@@ -78,6 +73,7 @@ class EmbeddedBackend:
                 "run `finsent export` (or `finsent run` in embedded mode, which builds the demo model)"
             )
         self._current = self._load(version)
+        self._broken: set[int] = set()
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
         if poll_s > 0:
@@ -99,12 +95,13 @@ class EmbeddedBackend:
     def refresh(self) -> bool:
         """Load and switch to a newer version if there is one. Returns whether it switched."""
         latest = latest_version(self._repo, self._name)
-        if latest is None or latest <= int(self._current.ref.version):
+        if latest is None or latest <= int(self._current.ref.version) or latest in self._broken:
             return False
         try:
             model = self._load(latest)
-        except (ModelNotFound, ValueError, OSError, RuntimeError) as exc:
-            # A broken new version must not stop scoring with the good one.
+        except Exception as exc:  # ONNX Runtime raises its own types for corrupt files
+            # A broken new version must not stop scoring with the good one; it is not retried.
+            self._broken.add(latest)
             log.error(
                 "version %s of %s could not be loaded, staying on %s: %s",
                 latest,

