@@ -22,6 +22,8 @@ from finsent.pipeline.validate import parse_record
 
 log = logging.getLogger(__name__)
 
+LAG_EVERY_S = 5.0
+
 
 class Source(Protocol):
     def next_batch(self, stop: threading.Event) -> Batch: ...
@@ -130,6 +132,7 @@ class ScoringPipeline:
         finite source, until `until` is set and nothing is left."""
         backoff = self.options.backend_retry_s
         produce_failures = 0
+        lag_at = 0.0
         self.metrics.ready.set(1)
         self.metrics.set_model(self.backend.model.name, self.backend.model.version)
         while not stop.is_set():
@@ -171,8 +174,11 @@ class ScoringPipeline:
             produce_failures = 0
             self.metrics.batch_seconds.observe(time.perf_counter() - started)
             self.metrics.set_model(self.backend.model.name, self.backend.model.version)
-            lag = self.source.lag()
-            if lag is not None:
-                self.metrics.consumer_lag.set(lag)
+            if time.monotonic() - lag_at >= LAG_EVERY_S:
+                # Asking the broker for end offsets costs a round trip: not on every batch.
+                lag_at = time.monotonic()
+                lag = self.source.lag()
+                if lag is not None:
+                    self.metrics.consumer_lag.set(lag)
             if self.on_batch is not None:
                 self.on_batch(out)

@@ -1,0 +1,81 @@
+"""The embedded default: `finsent run` on the bundled feed, and the demo model's quality on it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from finsent.app import bundled_feed
+from finsent.contracts import LABELS
+from finsent.inference.embedded import OnnxModel
+from finsent.inference.model_repo import latest_version
+from finsent.training.scoring_metrics import classification_report
+
+
+def feed_rows() -> list[dict]:
+    rows = []
+    for line in bundled_feed().read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def test_bundled_feed_meets_the_demo_brief():
+    rows = feed_rows()
+    items = [r for r in rows if isinstance(r.get("text"), str) and r["text"].strip()]
+    assert len(items) >= 500
+    topics = {t for r in items for t in r.get("topics", [])} | {
+        w[1:] for r in items for w in r["text"].split() if w.startswith("$")
+    }
+    assert len(topics) >= 8
+    times = sorted(r["published_at"] for r in items)
+    assert times[0][:13] != times[-1][:13]  # spans hours
+    burst = [r for r in items if r["id"].startswith("burst-")]
+    assert len(burst) >= 30 and all(r["meta"]["template_label"] == "negative" for r in burst)
+
+
+def test_demo_model_quality_on_the_feed(model_repo):
+    """The feed is written from templates the demo model never saw; README states these figures."""
+    rows = [r for r in feed_rows() if "template_label" in r.get("meta", {})]
+    model = OnnxModel(
+        model_repo / "finsent_sentiment" / str(latest_version(model_repo, "finsent_sentiment")),
+        max_length=128,
+    )
+    labels = [str(x) for x in LABELS]
+    y = np.array([labels.index(r["meta"]["template_label"]) for r in rows])
+    pred = model.logits([r["text"] for r in rows], 32).argmax(axis=1)
+    report = classification_report(y, pred)
+    assert report["accuracy"] >= 0.80, report
+    burst = np.array([r["id"].startswith("burst-") for r in rows])
+    assert (pred[burst] == 0).mean() >= 0.9  # the burst is recognised as negative
+
+
+def test_finsent_run_embedded_prints_summary(model_repo):
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "finsent.cli",
+            "run",
+            "--model-repo",
+            str(model_repo),
+            "--metrics-port",
+            "0",
+            "--max-batch",
+            "64",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = r.stdout
+    assert "FinSent run summary" in out
+    assert "records          583" in out
+    assert "dead-lettered    3" in out
+    assert "scored           580" in out
