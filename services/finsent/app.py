@@ -7,10 +7,17 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry, start_http_server
+
+from finsent.aggregate.aggregator import Aggregator
+from finsent.aggregate.topic_metrics import TopicMetrics
+from finsent.alerts.contracts import AlertEvent
+from finsent.alerts.webhook import WebhookMetrics, WebhookSender
 from finsent.contracts import DeadLetter, ScoredItem
 from finsent.inference.backend import ScoringBackend
 from finsent.inference.embedded import EmbeddedBackend
@@ -18,6 +25,7 @@ from finsent.observability.metrics import PipelineMetrics
 from finsent.pipeline.dedup import RecentIds
 from finsent.pipeline.scorer import BatchOutcome, PipelineOptions, ScoringPipeline
 from finsent.settings import Settings
+from finsent.topics.extract import TopicExtractor, load_entities
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +47,34 @@ def build_backend(settings: Settings) -> ScoringBackend:
         threads=settings.threads,
         poll_s=settings.model_poll_s,
     )
+
+
+def build_extractor(settings: Settings) -> TopicExtractor:
+    return TopicExtractor(load_entities(settings.entities))
+
+
+def build_webhooks(settings: Settings, registry: CollectorRegistry) -> WebhookSender | None:
+    urls = settings.webhook_url_list()
+    if not urls:
+        return None
+    if settings.webhook_secret is None:
+        log.warning("webhooks configured without FINSENT_WEBHOOK_SECRET: payloads will not be signed")
+    secret = settings.webhook_secret.get_secret_value().encode() if settings.webhook_secret else None
+    return WebhookSender(
+        urls,
+        secret,
+        WebhookMetrics(registry),
+        max_queue=settings.webhook_max_queue,
+        max_attempts=settings.webhook_max_attempts,
+    )
+
+
+def aggregator_factory(settings: Settings, registry: CollectorRegistry) -> Callable[[], Aggregator]:
+    metrics = TopicMetrics(
+        registry, settings.window_map(), settings.topic_allow_set(), settings.max_topic_labels
+    )
+    windows, detector = settings.window_map(), settings.detector_config()
+    return lambda: Aggregator(windows, detector, metrics=metrics, max_topics=settings.max_topics)
 
 
 def pipeline_options(settings: Settings) -> PipelineOptions:
@@ -69,11 +105,7 @@ def run_kafka(settings: Settings, stop: threading.Event | None = None) -> int:
         metrics.serve(settings.metrics_port, settings.metrics_addr)
     backend = build_backend(settings)
     if settings.create_topics:
-        ensure_topics(
-            settings.kafka,
-            [settings.news_topic, settings.scored_topic, settings.dlq_topic],
-            settings.partitions,
-        )
+        ensure_topics(settings.kafka, all_topics(settings), settings.partitions)
     source = KafkaSource(
         settings.kafka,
         settings.news_topic,
@@ -81,7 +113,12 @@ def run_kafka(settings: Settings, stop: threading.Event | None = None) -> int:
         max_batch=settings.max_batch,
         max_linger_ms=settings.max_linger_ms,
     )
-    sink = KafkaSink(settings.kafka, settings.scored_topic, settings.dlq_topic)
+    sink = KafkaSink(
+        settings.kafka,
+        settings.scored_topic,
+        settings.dlq_topic,
+        topic_scores_topic=settings.topic_scores_topic,
+    )
     pipeline = ScoringPipeline(
         source,
         backend,
@@ -89,6 +126,7 @@ def run_kafka(settings: Settings, stop: threading.Event | None = None) -> int:
         recent=RecentIds(settings.dedup_size, settings.dedup_ttl_s),
         metrics=metrics,
         options=pipeline_options(settings),
+        extractor=build_extractor(settings),
     )
     log.info(
         "scoring %s -> %s (group %s, model %s v%s)",
@@ -104,6 +142,62 @@ def run_kafka(settings: Settings, stop: threading.Event | None = None) -> int:
         source.close()
         sink.close()
         backend.close()
+    log.info("stopped cleanly")
+    return 0
+
+
+def all_topics(settings: Settings) -> list[str]:
+    return [
+        settings.news_topic,
+        settings.scored_topic,
+        settings.dlq_topic,
+        settings.topic_scores_topic,
+        settings.alerts_topic,
+    ]
+
+
+def run_aggregate(settings: Settings, stop: threading.Event | None = None) -> int:
+    from kafka import KafkaProducer
+
+    from finsent.aggregate.runner import AggregateRunner, AlertPublisher
+    from finsent.pipeline.kafka_io import API_VERSION, ensure_topics
+
+    assert settings.kafka is not None
+    stop = stop or threading.Event()
+    registry = CollectorRegistry()
+    if settings.aggregate_metrics_port:
+        start_http_server(settings.aggregate_metrics_port, addr=settings.metrics_addr, registry=registry)
+    if settings.create_topics:
+        ensure_topics(settings.kafka, all_topics(settings), settings.partitions)
+    webhooks = build_webhooks(settings, registry)
+    producer = KafkaProducer(
+        bootstrap_servers=settings.kafka,
+        acks="all",
+        enable_idempotence=True,
+        api_version=API_VERSION,
+        client_id="finsent-aggregator",
+    )
+    runner = AggregateRunner(
+        settings.kafka,
+        settings.topic_scores_topic,
+        settings.aggregate_group_id,
+        aggregator_factory(settings, registry),
+        AlertPublisher(producer, settings.alerts_topic, webhooks),
+    )
+    log.info(
+        "aggregating %s (group %s), alerts to %s",
+        settings.topic_scores_topic,
+        settings.aggregate_group_id,
+        settings.alerts_topic,
+    )
+    try:
+        runner.run(stop)
+    finally:
+        runner.close()
+        producer.close(timeout=10)
+        if webhooks is not None:
+            webhooks.drain(5)
+            webhooks.close()
     log.info("stopped cleanly")
     return 0
 
@@ -137,6 +231,9 @@ class Summary:
     duplicates: int = 0
     seconds: float = 0.0
     model: str = ""
+    alerts: list[AlertEvent] = field(default_factory=list)
+    topics: list[dict[str, object]] = field(default_factory=list)
+    windows: list[str] = field(default_factory=list)
 
     def add(self, out: BatchOutcome) -> None:
         self.consumed += len(out.scored) + len(out.dead) + out.duplicates
@@ -158,12 +255,35 @@ class Summary:
             + "  ".join(f"{k} {v}" for k, v in sorted(self.rejected.items())),
             f"  duplicates       {self.duplicates}",
         ]
+        if self.topics:
+            w = self.windows
+            lines += [
+                "",
+                "Per-topic sentiment at the end of the feed (event time)",
+                f"  {'topic':<26}" + "".join(f"{'n/' + x:>9}{'neg%':>7}{'mean':>7}" for x in w) + "  alert",
+            ]
+            for row in self.topics[:20]:
+                cells = "".join(f"{row[x][0]:>9}{row[x][1] * 100:>6.0f}%{row[x][2]:>7.2f}" for x in w)  # type: ignore[index]
+                lines.append(f"  {row['topic']!s:<26}{cells}  {row['alert']}")
+            if len(self.topics) > 20:
+                lines.append(f"  ... and {len(self.topics) - 20} more topics")
+        lines += ["", f"Alerts ({len(self.alerts)})"]
+        for a in self.alerts:
+            lines.append(
+                f"  {a.event_time:%Y-%m-%d %H:%M} {a.status.upper():<8} {a.severity:<8} {a.topic:<22} "
+                f"negative {a.negative_share:.0%} vs baseline {a.baseline:.0%} (z={a.zscore:.1f}, "
+                f"n={a.volume})"
+            )
+            for e in a.evidence[:3] if a.status == "firing" else []:
+                lines.append(f"      {e.score:+.2f}  {e.snippet}")
         return "\n".join(lines)
 
 
 def run_embedded(settings: Settings, stop: threading.Event | None = None) -> Summary:
     from tqdm.auto import tqdm
 
+    from finsent.aggregate.records import fan_out
+    from finsent.aggregate.runner import AlertPublisher
     from finsent.pipeline.replay import ReplaySource
 
     stop = stop or threading.Event()
@@ -174,26 +294,38 @@ def run_embedded(settings: Settings, stop: threading.Event | None = None) -> Sum
     backend = build_backend(settings)
     feed = settings.sample_feed or bundled_feed()
     source = ReplaySource(feed, max_batch=settings.max_batch)
-    sink = MemorySink()
-    summary = Summary(model=f"{backend.model.name} v{backend.model.version}")
+    aggregator = aggregator_factory(settings, metrics.registry)()
+    webhooks = build_webhooks(settings, metrics.registry)
+    publisher = AlertPublisher(None, settings.alerts_topic, webhooks)
+    summary = Summary(
+        model=f"{backend.model.name} v{backend.model.version}", windows=list(settings.window_map())
+    )
     bar = tqdm(total=len(source), desc="scoring sample feed", unit="rec")
 
     def on_batch(out: BatchOutcome) -> None:
         summary.add(out)
+        alerts = aggregator.apply(ts for s in out.scored for ts in fan_out(s))
+        publisher.publish(alerts)
+        summary.alerts.extend(alerts)
         bar.update(len(out.scored) + len(out.dead) + out.duplicates)
 
     pipeline = ScoringPipeline(
         source,
         backend,
-        sink,
+        MemorySink(),
         recent=RecentIds(settings.dedup_size, settings.dedup_ttl_s),
         metrics=metrics,
         options=pipeline_options(settings),
         on_batch=on_batch,
+        extractor=build_extractor(settings),
     )
     started = time.perf_counter()
     pipeline.run(stop, until=source.done)
     summary.seconds = time.perf_counter() - started
+    summary.topics = aggregator.snapshot()
     bar.close()
     backend.close()
+    if webhooks is not None:
+        webhooks.drain(15)
+        webhooks.close()
     return summary

@@ -69,6 +69,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return app.run_kafka(settings, stop)
 
 
+def cmd_aggregate(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    _setup_logging(settings.log_level)
+    from finsent import app
+
+    if settings.embedded:
+        print(
+            "finsent aggregate needs --kafka HOST:PORT (embedded `finsent run` aggregates in-process)",
+            file=sys.stderr,
+        )
+        return 2
+    stop = threading.Event()
+    app.install_signal_handlers(stop)
+    return app.run_aggregate(settings, stop)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     _setup_logging("INFO")
     from finsent.training.data import load
@@ -192,6 +208,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_settings_flags(run)
     run.set_defaults(func=cmd_run)
+
+    aggregate = sub.add_parser(
+        "aggregate",
+        help="per-topic windows, spike alerts and metrics from the scored stream (--kafka HOST:PORT)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_settings_flags(aggregate)
+    aggregate.set_defaults(func=cmd_aggregate)
 
     produce = sub.add_parser("produce", help="send a JSONL file (default: the sample feed) to the news topic")
     produce.add_argument("--file", help="JSONL file; default: the bundled sample feed")

@@ -26,6 +26,7 @@ MAX_META_BYTES = 4_096
 MAX_TOPICS = 32
 MAX_TOPIC_CHARS = 64
 MAX_ID_CHARS = 256
+SNIPPET_CHARS = 280
 
 
 class Label(StrEnum):
@@ -107,6 +108,9 @@ class ScoredItem(BaseModel):
     score: float = Field(description="p(positive) - p(negative), in [-1, 1]")
     model: ModelRef
     scored_at: UtcDatetime
+    snippet: str | None = Field(
+        default=None, description="the first 280 characters of the text (alert evidence)"
+    )
     text: str | None = Field(
         default=None, description="the input text, only when FINSENT_SCORED_INCLUDE_TEXT is on"
     )

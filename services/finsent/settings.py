@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -86,6 +86,58 @@ class Settings(BaseSettings):
         float, Field(ge=0, description="how often to look for a newer model version (0 = never)")
     ] = 30.0
 
+    # --- aggregation and alerts ----------------------------------------------------------------
+    topic_scores_topic: Annotated[
+        str,
+        Field(description="per-topic scores (key = topic) written by the scorer, read by the aggregators"),
+    ] = "finsent.topic-scores"
+    alerts_topic: Annotated[str, Field(description="output topic of AlertEvent JSON")] = "finsent.alerts"
+    aggregate_group_id: Annotated[str, Field(description="consumer group of the aggregators")] = (
+        "finsent-aggregator"
+    )
+    aggregate_metrics_port: Annotated[
+        int, Field(ge=0, le=65_535, description="metrics port of `finsent aggregate` (0 = off)")
+    ] = 9465
+    windows: Annotated[str, Field(description="sliding windows, comma-separated (units s, m, h, d)")] = (
+        "5m,1h,24h"
+    )
+    entities: Annotated[
+        Path | None,
+        Field(description="entity dictionary JSON (ticker, aliases, sector); default: the bundled starter"),
+    ] = None
+    topic_allow: Annotated[
+        str, Field(description="topics that always get their own metrics label, comma-separated")
+    ] = ""
+    max_topic_labels: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=10_000,
+            description='further topics labelled in metrics before the rest count as topic="other"',
+        ),
+    ] = 50
+    max_topics: Annotated[int, Field(ge=1, description="topics held in memory (idle ones evicted first)")] = (
+        10_000
+    )
+    spike_window: Annotated[str, Field(description="window tested for a negative spike")] = "5m"
+    spike_baseline_window: Annotated[str, Field(description="window before it that sets the baseline")] = "1h"
+    spike_min_volume: Annotated[int, Field(ge=1, description="fewest items in the spike window to fire")] = 10
+    spike_z: Annotated[float, Field(gt=0, description="z-score to fire")] = 3.5
+    spike_z_resolve: Annotated[float, Field(description="z-score under which a spike resolves")] = 1.5
+    spike_min_delta: Annotated[
+        float, Field(ge=0, le=1, description="negative share must exceed the baseline by at least this")
+    ] = 0.25
+    spike_cooldown: Annotated[str, Field(description="quiet time after a resolve before a new fire")] = "15m"
+    webhook_urls: Annotated[str, Field(description="alert webhooks, comma-separated URLs")] = ""
+    webhook_secret: Annotated[
+        SecretStr | None,
+        Field(description="HMAC-SHA256 key for the X-FinSent-Signature header (never logged)"),
+    ] = None
+    webhook_max_queue: Annotated[
+        int, Field(ge=1, description="alert deliveries held before the oldest is dropped")
+    ] = 1_000
+    webhook_max_attempts: Annotated[int, Field(ge=1, le=20, description="tries per webhook delivery")] = 5
+
     # --- outputs ---------------------------------------------------------------------------------
     metrics_port: Annotated[int, Field(ge=0, le=65_535, description="Prometheus metrics port (0 = off)")] = (
         9464
@@ -106,6 +158,40 @@ class Settings(BaseSettings):
             raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
         return value
 
+    @field_validator("windows", "spike_window", "spike_baseline_window", "spike_cooldown")
+    @classmethod
+    def _windows(cls, value: str) -> str:
+        from finsent.aggregate.aggregator import parse_window
+
+        for part in value.split(","):
+            parse_window(part)
+        return value
+
     @property
     def embedded(self) -> bool:
         return self.kafka is None
+
+    def window_map(self) -> dict[str, int]:
+        from finsent.aggregate.aggregator import parse_window
+
+        return {w.strip(): parse_window(w) for w in self.windows.split(",") if w.strip()}
+
+    def detector_config(self):  # -> DetectorConfig (imported lazily: settings stays light)
+        from finsent.aggregate.aggregator import parse_window
+        from finsent.aggregate.detector import DetectorConfig
+
+        return DetectorConfig(
+            short_window_s=parse_window(self.spike_window),
+            baseline_window_s=parse_window(self.spike_baseline_window),
+            min_volume=self.spike_min_volume,
+            z_fire=self.spike_z,
+            z_resolve=self.spike_z_resolve,
+            min_delta=self.spike_min_delta,
+            cooldown_s=parse_window(self.spike_cooldown),
+        )
+
+    def webhook_url_list(self) -> list[str]:
+        return [u.strip() for u in self.webhook_urls.split(",") if u.strip()]
+
+    def topic_allow_set(self) -> set[str]:
+        return {t.strip() for t in self.topic_allow.split(",") if t.strip()}

@@ -4,7 +4,7 @@
   fresh machine. Built from hand-written templates with fictional companies.
 - `demo/data/sample_feed.jsonl`: the embedded mode's feed: four simulated hours of news and posts
   on ten real tickers, from a *different* set of hand-written templates, with one negative burst
-  (Boeing, 40 minutes, starting 2 h 30 min in) and a few malformed records for the dead-letter path.
+  (Boeing, 60 items in 20 minutes, 2 h 30 min in) and a few malformed records for the dead-letter path.
 
 Run `python -m finsent.demo.make_data` to regenerate them (deterministic: fixed seed).
 """
@@ -187,7 +187,7 @@ def make_feed(rng: random.Random, start: datetime, hours: float = 4.0, n_backgro
         )
     burst_start = start + timedelta(hours=2.5)
     for i in range(60):
-        at = burst_start + timedelta(seconds=rng.uniform(0, 40 * 60))
+        at = burst_start + timedelta(seconds=rng.uniform(0, 20 * 60))
         events.append(
             (at, _item(f"burst-{i:03d}", rng, BURST_TEMPLATES, "negative", "Boeing", "BA", "aerospace", at))
         )

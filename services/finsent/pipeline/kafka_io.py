@@ -14,6 +14,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
+from finsent.aggregate.records import fan_out
 from finsent.contracts import DeadLetter, ScoredItem
 from finsent.pipeline.batching import Batch
 from finsent.pipeline.records import RawRecord
@@ -155,8 +156,17 @@ class ProduceFailed(RuntimeError):
 class KafkaSink:
     """Writes scored items and dead letters; `write` returns only once all are acknowledged."""
 
-    def __init__(self, bootstrap: str, scored_topic: str, dlq_topic: str, *, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        scored_topic: str,
+        dlq_topic: str,
+        *,
+        topic_scores_topic: str | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
         self._scored_topic, self._dlq_topic, self._timeout = scored_topic, dlq_topic, timeout_s
+        self._topic_scores_topic = topic_scores_topic
         self.producer = KafkaProducer(
             bootstrap_servers=bootstrap,
             client_id="finsent-scorer",
@@ -171,6 +181,14 @@ class KafkaSink:
             self.producer.send(self._scored_topic, key=s.id.encode(), value=s.model_dump_json().encode())
             for s in scored
         ]
+        if self._topic_scores_topic:
+            futures += [
+                self.producer.send(
+                    self._topic_scores_topic, key=ts.topic.encode(), value=ts.model_dump_json().encode()
+                )
+                for s in scored
+                for ts in fan_out(s)
+            ]
         futures += [
             self.producer.send(
                 self._dlq_topic,

@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from finsent.contracts import LABELS, DeadLetter, NewsItem, Probs, ScoredItem, utcnow
+from finsent.contracts import LABELS, SNIPPET_CHARS, DeadLetter, NewsItem, Probs, ScoredItem, utcnow
 from finsent.inference.backend import BackendUnavailable, ScoringBackend
 from finsent.observability.metrics import PipelineMetrics
 from finsent.pipeline.batching import Batch
 from finsent.pipeline.dedup import RecentIds
 from finsent.pipeline.validate import parse_record
+from finsent.topics.extract import TopicExtractor
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +67,13 @@ class ScoringPipeline:
         metrics: PipelineMetrics,
         options: PipelineOptions | None = None,
         on_batch: Callable[[BatchOutcome], None] | None = None,
+        extractor: TopicExtractor | None = None,
     ) -> None:
         self.source, self.backend, self.sink = source, backend, sink
         self.recent, self.metrics = recent, metrics
         self.options = options or PipelineOptions()
         self.on_batch = on_batch
+        self.extractor = extractor
 
     # -- one batch, stage by stage ---------------------------------------------------------------
     def score_batch(self, batch: Batch) -> BatchOutcome:
@@ -95,10 +98,11 @@ class ScoringPipeline:
             now = utcnow()
             for item, p in zip(items, result.probs, strict=True):
                 probs = Probs(negative=float(p[0]), neutral=float(p[1]), positive=float(p[2]))
+                topics = self.extractor.topics(item.text, item.topics) if self.extractor else item.topics
                 out.scored.append(
                     ScoredItem(
                         id=item.id,
-                        topics=item.topics,
+                        topics=topics,
                         source=item.source,
                         published_at=item.published_at,
                         label=LABELS[int(p.argmax())],
@@ -106,6 +110,7 @@ class ScoringPipeline:
                         score=probs.positive - probs.negative,
                         model=result.model,
                         scored_at=now,
+                        snippet=item.text[:SNIPPET_CHARS],
                         text=item.text if self.options.include_text else None,
                     )
                 )

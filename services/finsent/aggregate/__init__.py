@@ -1,0 +1,1 @@
+"""Per-topic sentiment over sliding windows, and negative-spike detection."""

@@ -1,0 +1,41 @@
+"""`TopicScore`: one scored item for one of its topics (JSON on `finsent.topic-scores`, key = topic).
+
+The scorer writes one per (item, topic) in the same acknowledged batch as the `ScoredItem`, so the
+aggregators can partition by topic: each instance owns the topics of its partitions."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from finsent.contracts import Label, ScoredItem, UtcDatetime
+
+
+class TopicScore(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    topic: str
+    label: Label
+    score: float
+    published_at: UtcDatetime
+    source: str
+    model_name: str
+    model_version: str
+    snippet: str | None = None
+
+
+def fan_out(item: ScoredItem) -> list[TopicScore]:
+    return [
+        TopicScore(
+            id=item.id,
+            topic=topic,
+            label=item.label,
+            score=item.score,
+            published_at=item.published_at,
+            source=item.source,
+            model_name=item.model.name,
+            model_version=item.model.version,
+            snippet=item.snippet,
+        )
+        for topic in item.topics
+    ]

@@ -1,0 +1,1 @@
+"""Which tickers, companies and sectors an item is about."""
