@@ -9,7 +9,7 @@ cd "$repo"
 venv="$("$repo/deploy/bootstrap.sh")"
 export PATH="$venv/bin:$PATH"
 echo "== ruff" >&2
-ruff check services tests bench
-ruff format --check services tests bench
+ruff check services tests bench deploy
+ruff format --check services tests bench deploy
 echo "== pytest" >&2
 exec python -m pytest "$@"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -79,3 +80,7 @@ def test_finsent_run_embedded_prints_summary(model_repo):
     assert "records          583" in out
     assert "dead-lettered    3" in out
     assert "scored           580" in out
+    # The bundled burst raises an alert on Boeing (and its sector), and on nothing else.
+    firing = re.findall(r"FIRING\s+\w+\s+(\S+)", out)
+    assert sorted(firing) == ["BA", "sector:aerospace"], out[-3000:]
+    assert "Per-topic sentiment" in out

@@ -120,13 +120,13 @@ class Settings(BaseSettings):
         10_000
     )
     spike_window: Annotated[str, Field(description="window tested for a negative spike")] = "5m"
-    spike_baseline_window: Annotated[str, Field(description="window before it that sets the baseline")] = "1h"
+    spike_baseline_window: Annotated[str, Field(description="window before it that sets the baseline")] = "6h"
     spike_min_volume: Annotated[int, Field(ge=1, description="fewest items in the spike window to fire")] = 10
-    spike_z: Annotated[float, Field(gt=0, description="z-score to fire")] = 3.5
+    spike_z: Annotated[float, Field(gt=0, description="z-score to fire")] = 5.0
     spike_z_resolve: Annotated[float, Field(description="z-score under which a spike resolves")] = 1.5
     spike_min_delta: Annotated[
         float, Field(ge=0, le=1, description="negative share must exceed the baseline by at least this")
-    ] = 0.25
+    ] = 0.3
     spike_cooldown: Annotated[str, Field(description="quiet time after a resolve before a new fire")] = "15m"
     webhook_urls: Annotated[str, Field(description="alert webhooks, comma-separated URLs")] = ""
     webhook_secret: Annotated[

@@ -21,12 +21,12 @@ from pydantic import BaseModel, Field
 
 class DetectorConfig(BaseModel):
     short_window_s: int = Field(300, description="the window whose negative share is tested")
-    baseline_window_s: int = Field(3600, description="the window before it that sets the baseline")
+    baseline_window_s: int = Field(21600, description="the window before it that sets the baseline")
     min_volume: int = Field(10, ge=1, description="fewest items in the short window to fire")
-    z_fire: float = Field(3.5, description="z-score to fire")
+    z_fire: float = Field(5.0, description="z-score to fire")
     z_resolve: float = Field(1.5, description="z-score under which an active spike resolves")
     z_critical: float = Field(6.0, description="z-score for severity critical")
-    min_delta: float = Field(0.25, description="short share must exceed the baseline by this much")
+    min_delta: float = Field(0.3, description="short share must exceed the baseline by this much")
     critical_share: float = Field(0.8, description="short-window negative share for severity critical")
     prior_share: float = Field(0.2, ge=0.01, le=0.99, description="baseline negative share with no history")
     prior_weight: float = Field(20.0, ge=0, description="how many items the prior is worth")

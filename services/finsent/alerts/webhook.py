@@ -96,6 +96,7 @@ class WebhookSender:
                 except queue.Full:
                     try:
                         self._queue.get_nowait()
+                        self._queue.task_done()
                         self._metrics.dropped.labels(reason="queue_full").inc()
                     except queue.Empty:
                         pass

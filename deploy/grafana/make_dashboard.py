@@ -1,0 +1,275 @@
+"""Writes dashboards/finsent.json (run: python deploy/grafana/make_dashboard.py).
+
+The dashboard is generated so that its panels stay consistent; tests/test_alerting_stack.py runs
+every panel's query against a real Prometheus scraping a running FinSent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+DS = {"type": "prometheus", "uid": "finsent-prometheus"}
+OUT = Path(__file__).resolve().parent / "dashboards" / "finsent.json"
+
+
+def panel(
+    pid: int,
+    title: str,
+    kind: str,
+    targets: list[tuple[str, str]],
+    x: int,
+    y: int,
+    w: int,
+    h: int,
+    unit: str = "short",
+    description: str = "",
+    **options: object,
+) -> dict:
+    p = {
+        "id": pid,
+        "title": title,
+        "type": kind,
+        "datasource": DS,
+        "description": description,
+        "gridPos": {"x": x, "y": y, "w": w, "h": h},
+        "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
+        "targets": [
+            {"refId": chr(65 + i), "expr": expr, "legendFormat": legend, "datasource": DS}
+            for i, (expr, legend) in enumerate(targets)
+        ],
+    }
+    if options:
+        p["options"] = options
+    return p
+
+
+def row(pid: int, title: str, y: int) -> dict:
+    return {
+        "id": pid,
+        "type": "row",
+        "title": title,
+        "collapsed": False,
+        "gridPos": {"x": 0, "y": y, "w": 24, "h": 1},
+        "panels": [],
+    }
+
+
+def build() -> dict:
+    panels = [
+        row(1, "Topic overview", 0),
+        panel(
+            2,
+            "Active spike alerts",
+            "table",
+            [("finsent_topic_alert_state > 0", "{{topic}}")],
+            0,
+            1,
+            8,
+            8,
+            description="Topics FinSent's detector holds in a spike (1 warning, 2 critical).",
+        ),
+        panel(
+            3,
+            "Negative share by topic (1h)",
+            "bargauge",
+            [('topk(15, finsent_topic_negative_share{window="1h"})', "{{topic}}")],
+            8,
+            1,
+            8,
+            8,
+            unit="percentunit",
+        ),
+        panel(
+            4,
+            "Items per minute by topic",
+            "timeseries",
+            [("topk(10, sum by (topic) (rate(finsent_topic_items_total[5m]))) * 60", "{{topic}}")],
+            16,
+            1,
+            8,
+            8,
+        ),
+        panel(
+            5,
+            "Negative share (5m), busiest topics",
+            "timeseries",
+            [
+                (
+                    'finsent_topic_negative_share{window="5m"} and on (topic) '
+                    'topk(10, finsent_topic_volume{window="1h"})',
+                    "{{topic}}",
+                )
+            ],
+            0,
+            9,
+            24,
+            8,
+            unit="percentunit",
+        ),
+        row(6, "Topic: $topic", 17),
+        panel(
+            7,
+            "Negative share vs baseline",
+            "timeseries",
+            [
+                ('finsent_topic_negative_share{topic="$topic"}', "{{window}}"),
+                ('finsent_topic_baseline_negative_share{topic="$topic"}', "baseline"),
+            ],
+            0,
+            18,
+            12,
+            8,
+            unit="percentunit",
+        ),
+        panel(
+            8, "Spike z-score", "timeseries", [('finsent_topic_zscore{topic="$topic"}', "z")], 12, 18, 6, 8
+        ),
+        panel(
+            9, "Alert state", "stat", [('finsent_topic_alert_state{topic="$topic"}', "state")], 18, 18, 6, 4
+        ),
+        panel(
+            10,
+            "Mean score (1h)",
+            "stat",
+            [('finsent_topic_mean_score{topic="$topic",window="1h"}', "mean")],
+            18,
+            22,
+            6,
+            4,
+        ),
+        panel(
+            11,
+            "Items by label",
+            "timeseries",
+            [('sum by (label) (rate(finsent_topic_items_total{topic="$topic"}[5m])) * 60', "{{label}}")],
+            0,
+            26,
+            12,
+            8,
+        ),
+        panel(
+            12,
+            "Window volumes",
+            "stat",
+            [('finsent_topic_volume{topic="$topic"}', "{{window}}")],
+            12,
+            26,
+            12,
+            8,
+        ),
+        row(13, "Pipeline health", 34),
+        panel(
+            14,
+            "Records consumed / scored per second",
+            "timeseries",
+            [
+                ("sum(rate(finsent_records_consumed_total[5m]))", "consumed"),
+                ("sum(rate(finsent_items_scored_total[5m]))", "scored"),
+            ],
+            0,
+            35,
+            8,
+            8,
+        ),
+        panel(
+            15,
+            "Dead letters by reason",
+            "timeseries",
+            [("sum by (reason) (increase(finsent_records_rejected_total[5m]))", "{{reason}}")],
+            8,
+            35,
+            8,
+            8,
+        ),
+        panel(
+            16,
+            "Consumer lag",
+            "timeseries",
+            [("sum by (instance) (finsent_consumer_lag_records)", "{{instance}}")],
+            16,
+            35,
+            8,
+            8,
+        ),
+        panel(
+            17,
+            "Inference latency p50 / p95",
+            "timeseries",
+            [
+                ("histogram_quantile(0.5, sum by (le) (rate(finsent_inference_seconds_bucket[5m])))", "p50"),
+                ("histogram_quantile(0.95, sum by (le) (rate(finsent_inference_seconds_bucket[5m])))", "p95"),
+            ],
+            0,
+            43,
+            8,
+            8,
+            unit="s",
+        ),
+        panel(
+            18,
+            "Batch size p50",
+            "timeseries",
+            [("histogram_quantile(0.5, sum by (le) (rate(finsent_batch_size_bucket[5m])))", "p50")],
+            8,
+            43,
+            8,
+            8,
+        ),
+        panel(
+            19,
+            "Backend errors and readiness",
+            "timeseries",
+            [
+                ("sum(increase(finsent_backend_errors_total[5m]))", "errors"),
+                ("min(finsent_scorer_ready)", "ready"),
+            ],
+            16,
+            43,
+            8,
+            8,
+        ),
+        panel(
+            20,
+            "Webhook deliveries",
+            "timeseries",
+            [("sum by (result) (increase(finsent_webhook_deliveries_total[15m]))", "{{result}}")],
+            0,
+            51,
+            12,
+            8,
+        ),
+        panel(21, "Model version", "table", [("finsent_model_info", "{{name}} v{{version}}")], 12, 51, 12, 8),
+    ]
+    return {
+        "uid": "finsent-overview",
+        "title": "FinSent",
+        "tags": ["finsent", "sentiment"],
+        "timezone": "utc",
+        "schemaVersion": 39,
+        "version": 1,
+        "refresh": "30s",
+        "time": {"from": "now-6h", "to": "now"},
+        "templating": {
+            "list": [
+                {
+                    "name": "topic",
+                    "label": "Topic",
+                    "type": "query",
+                    "datasource": DS,
+                    "query": {"query": "label_values(finsent_topic_volume, topic)", "refId": "topics"},
+                    "definition": "label_values(finsent_topic_volume, topic)",
+                    "refresh": 2,
+                    "sort": 1,
+                    "includeAll": False,
+                    "multi": False,
+                }
+            ]
+        },
+        "annotations": {"list": []},
+        "panels": panels,
+    }
+
+
+if __name__ == "__main__":
+    OUT.write_text(json.dumps(build(), indent=2) + "\n")
+    print(f"wrote {OUT}")
