@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 STATE_VALUE = {Severity.NONE: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 EVIDENCE_KEEP = 64
 EVIDENCE_SHOW = 5
+MAX_CATCH_UP_STEPS = 90  # minute boundaries assessed at most in one advance (a long backfill skips ahead)
 
 
 def parse_window(text: str) -> int:
@@ -61,58 +62,73 @@ class Aggregator:
         self.max_topics, self.max_seen = max_topics, max_seen
         self.topics: OrderedDict[str, TopicState] = OrderedDict()  # least recently updated first
         self.seen: OrderedDict[tuple[str, str], float] = OrderedDict()
-        self.watermark_s: float = 0.0
+        self.watermark_s: float = 0.0  # the newest event time seen
+        self.clock_s: float = 0.0  # the minute boundary assessed last
         self.duplicates = 0
         self.late = 0
 
     # -- ingest ------------------------------------------------------------------------------------
-    def apply(self, events: Iterable[TopicScore], *, silent: bool = False) -> list[AlertEvent]:
-        """Add events; return the alert events they cause (none when `silent`: a state rebuild).
+    def apply(
+        self, events: Iterable[TopicScore], *, silent: bool = False, until_s: float | None = None
+    ) -> list[AlertEvent]:
+        """Add events, then assess topics up to `until_s` (default: the newest event time seen).
+        Returns the alert events caused (none when `silent`: a state rebuild).
 
-        Events are taken in event-time order, and topics are assessed each time the clock crosses
-        a minute, so what fires does not depend on how the stream was cut into batches."""
-        alerts: list[AlertEvent] = []
-        touched: set[str] = set()
-        for ev in sorted(events, key=lambda e: e.published_at):
-            at = ev.published_at.timestamp()
-            key = (ev.topic, ev.id)
-            if key in self.seen:
-                self.duplicates += 1
-                if self.metrics:
-                    self.metrics.duplicates.inc()
-                continue
-            if self.watermark_s and at < self.watermark_s - self.horizon_s:
-                self.late += 1
-                if self.metrics:
-                    self.metrics.late.inc()
-                continue
-            if touched and at // BUCKET_S > self.watermark_s // BUCKET_S:
-                alerts += self._assess_touched(touched)
-                touched = set()
-            self.seen[key] = at
-            state = self.topics.get(ev.topic)
-            if state is None:
-                state = self.topics[ev.topic] = TopicState(TopicWindows(self.horizon_s))
-            self.topics.move_to_end(ev.topic)
-            state.windows.add(at, ev.label.value, ev.score)
-            state.last_update_s = max(state.last_update_s, at)
-            if ev.score < 0:
-                state.evidence.append(ev)
-            self.watermark_s = max(self.watermark_s, at)
-            touched.add(ev.topic)
-            if self.metrics:
-                self.metrics.count(ev.topic, ev.label.value)
-        alerts += self._assess_touched(touched)
+        Topics are assessed at every minute boundary of event time that the clock passes, so what
+        fires depends neither on how the stream was cut into batches nor on arrival order: a caller
+        reading several partitions passes as `until_s` the time up to which all of them have
+        delivered (the slowest partition's newest event), as stream processors do with watermarks."""
+        for ev in events:
+            self._add(ev)
+        alerts = self.advance(self.watermark_s if until_s is None else min(until_s, self.watermark_s))
         if self.metrics:
             self.metrics.topics.set(len(self.topics))
-            self.metrics.event_time.set(self.watermark_s)
+            self.metrics.event_time.set(self.clock_s)
         return [] if silent else alerts
 
-    def _assess_touched(self, touched: set[str]) -> list[AlertEvent]:
+    def _add(self, ev: TopicScore) -> None:
+        at = ev.published_at.timestamp()
+        key = (ev.topic, ev.id)
+        if key in self.seen:
+            self.duplicates += 1
+            if self.metrics:
+                self.metrics.duplicates.inc()
+            return
+        if self.watermark_s and at < self.watermark_s - self.horizon_s:
+            self.late += 1
+            if self.metrics:
+                self.metrics.late.inc()
+            return
+        self.seen[key] = at
+        state = self.topics.get(ev.topic)
+        if state is None:
+            state = self.topics[ev.topic] = TopicState(TopicWindows(self.horizon_s))
+        self.topics.move_to_end(ev.topic)
+        state.windows.add(at, ev.label.value, ev.score)
+        state.last_update_s = max(state.last_update_s, at)
+        if ev.score < 0:
+            state.evidence.append(ev)
+        self.watermark_s = max(self.watermark_s, at)
+        if self.metrics:
+            self.metrics.count(ev.topic, ev.label.value)
+
+    def advance(self, to_s: float) -> list[AlertEvent]:
+        """Assess, at each minute boundary up to `to_s`, every topic with items in the short window
+        or a spike in progress."""
+        last = int(to_s) // BUCKET_S * BUCKET_S
+        if self.clock_s >= last:
+            return []
+        first = last - MAX_CATCH_UP_STEPS * BUCKET_S if not self.clock_s else int(self.clock_s) + BUCKET_S
+        first = max(first, last - MAX_CATCH_UP_STEPS * BUCKET_S)
+        alerts: list[AlertEvent] = []
+        for boundary in range(first, last + 1, BUCKET_S):
+            for topic, state in list(self.topics.items()):
+                recent = state.last_update_s > boundary - self.detector.short_window_s - BUCKET_S
+                if recent or state.spike.active is not Severity.NONE:
+                    alerts += self._evaluate(topic, state, boundary)
+        self.clock_s = float(last)
         self._expire()
-        return self.evaluate(
-            touched | {t for t, s in self.topics.items() if s.spike.active is not Severity.NONE}
-        )
+        return alerts
 
     def _expire(self) -> None:
         cutoff = self.watermark_s - self.horizon_s
@@ -133,39 +149,32 @@ class Aggregator:
             state.windows.expire(self.watermark_s)
 
     # -- detection ---------------------------------------------------------------------------------
-    def assessment(self, topic: str) -> Assessment:
-        cfg, w, now = self.detector, self.topics[topic].windows, self.watermark_s
+    def assessment(self, topic: str, now_s: float | None = None) -> Assessment:
+        cfg, w = self.detector, self.topics[topic].windows
+        now = self.topics[topic].last_update_s if now_s is None else now_s
         short = w.window(now, cfg.short_window_s)
         base = w.window(now, cfg.baseline_window_s, end_offset_s=cfg.short_window_s)
         return assess(cfg, short.negative, short.total, base.negative, base.total)
 
-    def evaluate(self, topics: Iterable[str]) -> list[AlertEvent]:
-        out: list[AlertEvent] = []
-        for topic in sorted(topics):
-            state = self.topics.get(topic)
-            if state is None:
-                continue
-            a = self.assessment(topic)
-            transition = state.spike.step(self.detector, a, self.watermark_s)
-            if transition is not None:
-                out.append(self._event(topic, state, transition))
-                if self.metrics:
-                    self.metrics.alerts.labels(
-                        severity=transition.severity.value, status=transition.kind
-                    ).inc()
+    def _evaluate(self, topic: str, state: TopicState, now_s: float) -> list[AlertEvent]:
+        a = self.assessment(topic, now_s)
+        transition = state.spike.step(self.detector, a, now_s)
+        out = []
+        if transition is not None:
+            out.append(self._event(topic, state, transition, now_s))
             if self.metrics:
-                per_window = {}
-                for name, length in self.windows.items():
-                    c = state.windows.window(self.watermark_s, length)
-                    per_window[name] = (c.total, c.negative_share, c.mean_score)
-                self.metrics.gauges(topic, per_window, a.baseline, a.z, STATE_VALUE[state.spike.active])
+                self.metrics.alerts.labels(severity=transition.severity.value, status=transition.kind).inc()
+        if self.metrics:
+            per_window = {}
+            for name, length in self.windows.items():
+                c = state.windows.window(now_s, length)
+                per_window[name] = (c.total, c.negative_share, c.mean_score)
+            self.metrics.gauges(topic, per_window, a.baseline, a.z, STATE_VALUE[state.spike.active])
         return out
 
-    def _event(self, topic: str, state: TopicState, t: Transition) -> AlertEvent:
+    def _event(self, topic: str, state: TopicState, t: Transition, now_s: float) -> AlertEvent:
         recent = [
-            e
-            for e in state.evidence
-            if e.published_at.timestamp() > self.watermark_s - self.detector.short_window_s
+            e for e in state.evidence if e.published_at.timestamp() > now_s - self.detector.short_window_s
         ]
         worst = sorted(recent, key=lambda e: e.score)[:EVIDENCE_SHOW]
         newest = max(recent, key=lambda e: e.published_at, default=None)
@@ -183,7 +192,7 @@ class Aggregator:
             volume=a.volume,
             window_s=self.detector.short_window_s,
             started_at=started,
-            event_time=datetime.fromtimestamp(self.watermark_s, UTC),
+            event_time=datetime.fromtimestamp(now_s, UTC),
             generated_at=datetime.now(UTC),
             model=ModelRef(name=newest.model_name, version=newest.model_version) if newest else None,
             evidence=[
@@ -201,7 +210,7 @@ class Aggregator:
 
     # -- summary -----------------------------------------------------------------------------------
     def snapshot(self) -> list[dict[str, object]]:
-        """Per-topic figures at the watermark, busiest first (for the run summary)."""
+        """Per-topic figures at the newest event time, busiest first (for the run summary)."""
         rows = []
         for topic, state in self.topics.items():
             row: dict[str, object] = {"topic": topic, "alert": state.spike.active.value}

@@ -65,7 +65,9 @@ class _Rebuild(ConsumerRebalanceListener):
         pass  # every batch is committed before the next poll: nothing pending here
 
     def on_partitions_assigned(self, assigned):  # type: ignore[no-untyped-def]
-        self._runner._rebuild(list(assigned))
+        # Runs on the client's IO thread, where blocking consumer calls are not allowed: the
+        # rebuild itself happens on the next step(), in the polling thread.
+        self._runner._pending_assignment = list(assigned)
 
 
 class AggregateRunner:
@@ -78,6 +80,7 @@ class AggregateRunner:
         publisher: AlertPublisher,
         *,
         max_records: int = 2_000,
+        idle_s: float = 30.0,
     ) -> None:
         self._factory = aggregator_factory
         self.aggregator: Aggregator = aggregator_factory()
@@ -92,12 +95,17 @@ class AggregateRunner:
             max_poll_records=max_records,
             api_version=API_VERSION,
         )
+        self._pending_assignment: list[TopicPartition] | None = None
+        self._partition_time: dict[TopicPartition, float] = {}
+        self._partition_seen_at: dict[TopicPartition, float] = {}
+        self._idle_s = idle_s
         self.consumer.subscribe([topic], listener=_Rebuild(self))
         self.rejected = 0
 
     def _rebuild(self, assigned: list[TopicPartition]) -> None:
         self.aggregator = self._factory()  # state for the new assignment is rebuilt from the log
         self._replay_until = {}
+        self._partition_time, self._partition_seen_at = {}, {}
         since_ms = int((time.time() - self.aggregator.horizon_s - 600) * 1000)
         starts = self.consumer.offsets_for_times({tp: since_ms for tp in assigned}) if assigned else {}
         for tp in assigned:
@@ -114,6 +122,10 @@ class AggregateRunner:
 
     def step(self, timeout_ms: int = 500) -> int:
         polled = self.consumer.poll(timeout_ms=timeout_ms)
+        if self._pending_assignment is not None:
+            assigned, self._pending_assignment = self._pending_assignment, None
+            self._rebuild(assigned)
+            return 0  # what was just polled is read again from the rebuild offsets
         if not polled:
             return 0
         replay: list[TopicScore] = []
@@ -133,15 +145,32 @@ class AggregateRunner:
                     log.error("unreadable record on %s at %d", tp, r.offset)
                     continue
                 (replay if r.offset < until else live).append(ev)
+                seen = ev.published_at.timestamp()
+                self._partition_time[tp] = max(self._partition_time.get(tp, seen), seen)
+            self._partition_seen_at[tp] = time.monotonic()
             offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
+        until = self._safe_time()
         if replay:
-            self.aggregator.apply(replay, silent=True)
-        alerts = self.aggregator.apply(live) if live else []
+            self.aggregator.apply(replay, silent=True, until_s=until)
+        alerts = self.aggregator.apply(live, until_s=until)
         self._publisher.publish(alerts)
         commit = {tp: o for tp, o in offsets.items() if o.offset > self._replay_until.get(tp, 0)}
         if commit:
             self.consumer.commit(commit)
         return n
+
+    def _safe_time(self) -> float | None:
+        """Event time up to which every partition that is still delivering has delivered: the
+        slowest one's newest event. A partition silent for `idle_s` does not hold the others back."""
+        now = time.monotonic()
+        active = [
+            t
+            for tp, t in self._partition_time.items()
+            if now - self._partition_seen_at.get(tp, 0) < self._idle_s
+        ]
+        if active:
+            return min(active)
+        return max(self._partition_time.values(), default=None)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
