@@ -280,6 +280,7 @@ def test_restart_rebuilds_state_without_new_or_lost_alerts(stack):
         stack["work"] / "aggregator2.log",
         *stack["agg_args"],
     )
+
     def rebuilt() -> dict[str, float]:
         now = _safe_scrape(agg)
         done = {k: v for k, v in now.items() if k.startswith("finsent_topic_items_total")} == counts
