@@ -39,6 +39,18 @@ def build_backend(settings: Settings) -> ScoringBackend:
         from finsent.demo.model import ensure_demo_model
 
         ensure_demo_model(settings.model_repo, settings.model_name, max_length=settings.max_length)
+    if settings.triton:
+        from finsent.inference.triton_backend import TritonBackend
+
+        return TritonBackend(
+            settings.triton,
+            settings.triton_model or settings.model_name,
+            settings.model_repo,
+            max_length=settings.max_length,
+            timeout_s=settings.triton_timeout_s,
+            retries=settings.triton_retries,
+            concurrency=settings.triton_concurrency,
+        )
     return EmbeddedBackend(
         settings.model_repo,
         settings.model_name,

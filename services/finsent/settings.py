@@ -65,6 +65,15 @@ class Settings(BaseSettings):
         ),
     ] = 5
 
+    # --- Triton ----------------------------------------------------------------------------------
+    triton: Annotated[
+        str | None, Field(description="Triton gRPC HOST:PORT; unset = the embedded ONNX Runtime backend")
+    ] = None
+    triton_model: Annotated[str | None, Field(description="model name on Triton; default: model_name")] = None
+    triton_timeout_s: Annotated[float, Field(gt=0, description="timeout of one Triton request")] = 10.0
+    triton_retries: Annotated[int, Field(ge=0, le=10, description="retries of a failed Triton request")] = 3
+    triton_concurrency: Annotated[int, Field(ge=1, le=64, description="Triton requests in flight")] = 4
+
     # --- model -----------------------------------------------------------------------------------
     model_repo: Annotated[Path, Field(description="the Triton model repository")] = Path("model_repo")
     model_name: Annotated[str, Field(description="model name inside the model repository")] = (
@@ -148,7 +157,7 @@ class Settings(BaseSettings):
     ] = False
     log_level: Annotated[str, Field(description="DEBUG, INFO, WARNING or ERROR")] = "INFO"
 
-    _kafka = field_validator("kafka")(classmethod(lambda cls, v: _host_port(v)))
+    _kafka = field_validator("kafka", "triton")(classmethod(lambda cls, v: _host_port(v)))
 
     @field_validator("log_level")
     @classmethod

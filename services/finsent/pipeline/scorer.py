@@ -53,7 +53,7 @@ class PipelineOptions:
     include_text: bool = False
     produce_retries: int = 5
     backend_retry_s: float = 1.0
-    backend_retry_max_s: float = 30.0
+    backend_retry_max_s: float = 10.0
 
 
 class ScoringPipeline:

@@ -1,0 +1,198 @@
+"""The Triton backend: scores through NVIDIA Triton Inference Server over gRPC (`tritonclient`).
+
+Tokenisation stays in the scorer (the served version's tokenizer.json from the shared model
+repository); Triton runs the model. A micro-batch is split into chunks of at most the model's
+`max_batch_size`, sent with several requests in flight, each with a timeout and bounded retries
+with backoff. A circuit breaker stops calling a server that keeps failing; while it is open, or when
+retries are spent, `score` raises `BackendUnavailable` and the pipeline commits nothing, re-reads the
+batch and reports not-ready until Triton answers again."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from finsent.contracts import LABELS, ModelRef
+from finsent.inference.backend import BackendUnavailable, ScoreResult, softmax
+from finsent.inference.model_repo import version_dir
+from finsent.inference.tokenize import Chunk, TextEncoder
+
+log = logging.getLogger(__name__)
+
+
+class TritonContractError(RuntimeError):
+    """The served model does not have FinSent's input/output contract."""
+
+
+class CircuitBreaker:
+    """Opens after `failures` consecutive failures; after `reset_s` lets one trial call through."""
+
+    def __init__(self, failures: int = 3, reset_s: float = 5.0) -> None:
+        self._threshold, self._reset = failures, reset_s
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._lock = threading.Lock()
+
+    def allow(self) -> bool:
+        with self._lock:
+            if self._opened_at is None:
+                return True
+            return time.monotonic() - self._opened_at >= self._reset  # half-open: one trial
+
+    def success(self) -> None:
+        with self._lock:
+            self._failures, self._opened_at = 0, None
+
+    def failure(self) -> None:
+        with self._lock:
+            self._failures += 1
+            if self._failures >= self._threshold:
+                self._opened_at = time.monotonic()
+
+    @property
+    def open(self) -> bool:
+        return self._opened_at is not None
+
+
+class TritonBackend:
+    def __init__(
+        self,
+        url: str,
+        model_name: str,
+        model_repo: Path,
+        *,
+        max_length: int = 128,
+        timeout_s: float = 10.0,
+        retries: int = 3,
+        backoff_s: float = 0.2,
+        concurrency: int = 4,
+        breaker: CircuitBreaker | None = None,
+        connect_wait_s: float = 30.0,
+    ) -> None:
+        import tritonclient.grpc as grpcclient
+
+        self._grpc = grpcclient
+        self._url, self._name, self._repo = url, model_name, model_repo
+        self._max_length, self._timeout, self._retries, self._backoff = (
+            max_length,
+            timeout_s,
+            retries,
+            backoff_s,
+        )
+        self._client = grpcclient.InferenceServerClient(url)
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="triton")
+        self.breaker = breaker or CircuitBreaker()
+        self.max_batch = self._check_contract(connect_wait_s)
+        self._encoders: dict[str, TextEncoder] = {}
+        self._version = self._served_version()
+
+    # -- start-up checks -------------------------------------------------------------------------
+    def _check_contract(self, wait_s: float) -> int:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                if self._client.is_model_ready(self._name):
+                    break
+                problem = f"model {self._name!r} is not ready on Triton at {self._url}"
+            except Exception as exc:  # tritonclient raises its own error types
+                problem = f"Triton at {self._url} is not reachable ({exc})"
+            if time.monotonic() >= deadline:
+                raise BackendUnavailable(problem)
+            time.sleep(0.5)
+        meta = self._client.get_model_metadata(self._name, as_json=True)
+        config = self._client.get_model_config(self._name, as_json=True)["config"]
+        inputs = {i["name"]: i["datatype"] for i in meta.get("inputs", [])}
+        outputs = {o["name"]: o for o in meta.get("outputs", [])}
+        want = {"input_ids": "INT64", "attention_mask": "INT64"}
+        if inputs != want:
+            raise TritonContractError(f"{self._name}: inputs {inputs}, expected {want}")
+        logits = outputs.get("logits")
+        if logits is None or logits["datatype"] != "FP32" or str(logits["shape"][-1]) != str(len(LABELS)):
+            raise TritonContractError(
+                f"{self._name}: output 'logits' FP32 [..., {len(LABELS)}] expected, got {outputs}"
+            )
+        max_batch = int(config.get("max_batch_size", 0))
+        if max_batch < 1:
+            raise TritonContractError(
+                f"{self._name}: max_batch_size must be >= 1 (batching on), got {max_batch}"
+            )
+        return max_batch
+
+    def _served_version(self) -> str:
+        versions = self._client.get_model_metadata(self._name, as_json=True).get("versions", [])
+        return max(versions, key=int) if versions else "0"
+
+    def _encoder(self, version: str) -> TextEncoder:
+        encoder = self._encoders.get(version)
+        if encoder is None:
+            path = version_dir(self._repo, self._name, int(version)) / "tokenizer.json"
+            if not path.is_file():
+                raise TritonContractError(
+                    f"{path} not found: the scorer needs the served version's tokenizer "
+                    f"(point --model-repo at the repository Triton serves)"
+                )
+            encoder = self._encoders[version] = TextEncoder(path, self._max_length)
+        return encoder
+
+    # -- scoring ---------------------------------------------------------------------------------
+    @property
+    def model(self) -> ModelRef:
+        return ModelRef(name=self._name, version=self._version)
+
+    def _infer(self, chunk: Chunk) -> tuple[np.ndarray, str]:
+        g = self._grpc
+        ids = g.InferInput("input_ids", list(chunk.input_ids.shape), "INT64")
+        ids.set_data_from_numpy(chunk.input_ids)
+        mask = g.InferInput("attention_mask", list(chunk.attention_mask.shape), "INT64")
+        mask.set_data_from_numpy(chunk.attention_mask)
+        delay = self._backoff
+        for attempt in range(self._retries + 1):
+            if not self.breaker.allow():
+                raise BackendUnavailable(f"circuit open: Triton at {self._url} keeps failing")
+            try:
+                result = self._client.infer(
+                    self._name,
+                    [ids, mask],
+                    outputs=[g.InferRequestedOutput("logits")],
+                    client_timeout=self._timeout,
+                )
+            except Exception as exc:
+                self.breaker.failure()
+                if attempt == self._retries:
+                    raise BackendUnavailable(
+                        f"Triton inference failed after {attempt + 1} tries: {exc}"
+                    ) from exc
+                time.sleep(delay)
+                delay *= 2
+                continue
+            self.breaker.success()
+            return result.as_numpy("logits"), result.get_response().model_version
+        raise AssertionError("unreachable")
+
+    def score(self, texts: Sequence[str]) -> ScoreResult:
+        if not texts:
+            return ScoreResult(np.empty((0, len(LABELS)), dtype=np.float32), self.model)
+        for _ in range(2):
+            version = self._version
+            chunks = list(self._encoder(version).chunks(texts, self.max_batch))
+            results = list(self._pool.map(self._infer, chunks))
+            served = {v for _, v in results}
+            if served == {version}:
+                logits = np.empty((len(texts), len(LABELS)), dtype=np.float32)
+                for chunk, (out, _) in zip(chunks, results, strict=True):
+                    logits[chunk.index] = out
+                return ScoreResult(softmax(logits), ModelRef(name=self._name, version=version))
+            # Triton switched versions under us: one batch must come from one version.
+            self._version = max(served, key=int)
+            log.info("Triton now serves %s version %s", self._name, self._version)
+        raise BackendUnavailable("Triton kept switching model versions during one batch")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()

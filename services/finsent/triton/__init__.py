@@ -1,0 +1,1 @@
+"""Triton Inference Server: the Python-backend model it serves on CPU, and the TensorRT build."""

@@ -1,0 +1,224 @@
+"""The Triton backend against a real local Triton Inference Server (CPU, Python backend), and the
+scorer on real Kafka through it: same scores as the embedded backend, a new version mid-stream,
+Triton killed mid-stream."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from finsent.app import bundled_feed
+from finsent.contracts import ScoredItem
+from finsent.inference.backend import BackendUnavailable
+from finsent.inference.embedded import EmbeddedBackend
+from finsent.inference.model_repo import latest_version
+from helpers import Scorer, committed_total, consume, fresh_topics, news, produce
+from stack import free_port
+
+pytest.importorskip("tritonclient.grpc")
+pytest.importorskip("pytriton")
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "deploy" / "triton" / "triton.sh"
+NAME = "finsent_sentiment"
+
+
+class LocalTriton:
+    def __init__(self, model_repo: Path, workdir: Path) -> None:
+        self.grpc = free_port()
+        self.env = {
+            **os.environ,
+            "FINSENT_MODEL_REPO": str(model_repo),
+            "FINSENT_TRITON_HTTP_PORT": str(free_port()),
+            "FINSENT_TRITON_GRPC_PORT": str(self.grpc),
+            "FINSENT_TRITON_METRICS_PORT": str(free_port()),
+            "FINSENT_TRITON_DIR": str(workdir),
+            "FINSENT_TRITON_POLL_S": "1",
+            "FINSENT_VENV": str(Path(os.sys.executable).parents[1]),
+        }
+        self.url = f"127.0.0.1:{self.grpc}"
+        self.metrics_port = self.env["FINSENT_TRITON_METRICS_PORT"]
+        self.workdir = workdir
+
+    def start(self) -> None:
+        subprocess.run([SCRIPT, "start"], env=self.env, check=True)
+        deadline = time.monotonic() + 60
+        import tritonclient.grpc as g
+
+        client = g.InferenceServerClient(self.url)
+        while time.monotonic() < deadline:
+            try:
+                if client.is_model_ready(NAME):
+                    return
+            except Exception:
+                pass
+            time.sleep(0.3)
+        raise TimeoutError((self.workdir / "triton.log").read_text()[-3000:])
+
+    def kill(self) -> None:
+        pid = int((self.workdir / "triton.pid").read_text())
+        os.kill(pid, signal.SIGKILL)
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        subprocess.run([SCRIPT, "stop"], env=self.env, check=False)
+
+
+def add_version(repo: Path, source: Path) -> int:
+    """Drop a version into the served repository the way `finsent export` does: aside, then rename."""
+    version = (latest_version(repo, NAME) or 0) + 1
+    staging = repo / NAME / f".staging-{version}"
+    shutil.copytree(source, staging)
+    shutil.copy2(REPO / "services" / "finsent" / "triton" / "python_model.py", staging / "model.py")
+    manifest = json.loads((staging / "manifest.json").read_text())
+    manifest["version"] = version
+    (staging / "manifest.json").write_text(json.dumps(manifest))
+    staging.rename(repo / NAME / str(version))
+    return version
+
+
+@pytest.fixture(scope="module")
+def served(model_repo, tmp_path_factory):
+    """A model repository with one version, served by a local Triton."""
+    from finsent.demo.model import ensure_demo_checkpoint
+    from finsent.training.export import export
+
+    repo = tmp_path_factory.mktemp("triton-repo")
+    (repo / NAME).mkdir()
+    shutil.copy2(REPO / "model_repo" / NAME / "config.pbtxt", repo / NAME / "config.pbtxt")
+    # fp32: with dynamic int8 quantisation a text's scores depend slightly on which texts share its
+    # batch (activation scales are per batch), and Triton batches requests its own way.
+    export(ensure_demo_checkpoint(), repo, NAME, fmt="onnx")
+    source = repo / NAME / "1"
+    triton = LocalTriton(repo, tmp_path_factory.mktemp("triton-run"))
+    triton.start()
+    yield {"repo": repo, "triton": triton, "source": source}
+    triton.stop()
+
+
+def feed_texts(n: int) -> list[str]:
+    out = []
+    for line in bundled_feed().read_text().splitlines():
+        try:
+            out.append(json.loads(line)["text"])
+        except (json.JSONDecodeError, KeyError):
+            continue
+    return out[:n]
+
+
+def test_triton_scores_equal_embedded(served):
+    """Same fp32 version, same texts: Triton's probabilities equal the embedded backend's."""
+    from finsent.inference.triton_backend import TritonBackend
+
+    texts = feed_texts(300)
+    triton = TritonBackend(served["triton"].url, NAME, served["repo"], connect_wait_s=10)
+    embedded = EmbeddedBackend(served["repo"], NAME, poll_s=0)
+    t, e = triton.score(texts), embedded.score(texts)
+    assert t.model == e.model
+    np.testing.assert_allclose(t.probs, e.probs, atol=1e-5)
+    assert triton.max_batch == 128
+    triton.close()
+
+
+def test_unreachable_triton_is_a_clear_error():
+    from finsent.inference.triton_backend import TritonBackend
+
+    with pytest.raises(BackendUnavailable, match="not reachable"):
+        TritonBackend(f"127.0.0.1:{free_port()}", NAME, Path("."), connect_wait_s=1)
+
+
+def test_contract_mismatch_fails_clearly(served):
+    from finsent.inference.triton_backend import TritonBackend, TritonContractError
+
+    class WrongInputs(TritonBackend):
+        def _check_contract(self, wait_s):  # the real check, on metadata with a renamed input
+            original = self._client.get_model_metadata
+
+            def renamed(name, as_json=False):
+                meta = original(name, as_json=True)
+                meta["inputs"][0]["name"] = "token_ids"
+                return meta
+
+            self._client.get_model_metadata = renamed
+            return super()._check_contract(wait_s)
+
+    with pytest.raises(TritonContractError, match="inputs"):
+        WrongInputs(served["triton"].url, NAME, served["repo"], connect_wait_s=5)
+
+
+def test_circuit_breaker_opens_and_half_opens():
+    from finsent.inference.triton_backend import CircuitBreaker
+
+    b = CircuitBreaker(failures=2, reset_s=0.2)
+    b.failure()
+    assert b.allow()
+    b.failure()
+    assert b.open and not b.allow()
+    time.sleep(0.25)
+    assert b.allow()  # one trial
+    b.success()
+    assert not b.open
+
+
+@pytest.mark.kafka
+def test_new_version_mid_stream_and_triton_killed_mid_stream(kafka, served, tmp_path):
+    topics = fresh_topics(kafka)
+    ids = [f"tr{i}" for i in range(1500)]
+    texts = feed_texts(500)
+    produce(kafka, topics.news, [news(i, texts[n % len(texts)]) for n, i in enumerate(ids)])
+    triton = served["triton"]
+    scorer = Scorer(
+        kafka,
+        topics,
+        served["repo"],
+        "--triton",
+        triton.url,
+        "--max-batch",
+        "64",
+        "--triton-timeout-s",
+        "2",
+        "--triton-retries",
+        "1",
+        log=tmp_path / "scorer.log",
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and committed_total(kafka, topics.group, topics.news) < 300:
+            time.sleep(0.2)
+        assert committed_total(kafka, topics.group, topics.news) >= 300, scorer.output()[-2000:]
+        # 1. A new version appears while the stream runs.
+        new_version = add_version(served["repo"], served["source"])
+        time.sleep(4)  # Triton polls every second and loads it
+        # 2. Triton dies mid-stream: nothing may be committed unscored while it is down.
+        triton.kill()
+        time.sleep(1.5)
+        committed_down = committed_total(kafka, topics.group, topics.news)
+        produced_down = len(consume(kafka, topics.scored, expect=committed_down, timeout_s=10, settle_s=1))
+        time.sleep(4)
+        assert committed_total(kafka, topics.group, topics.news) == committed_down  # stopped consuming
+        assert committed_down <= produced_down < len(ids)
+        triton.start()
+        scored = consume(kafka, topics.scored, expect=len(ids), timeout_s=180, settle_s=3)
+    finally:
+        scorer.stop()
+    items = [ScoredItem.model_validate_json(r.value) for r in scored]
+    assert {i.id for i in items} == set(ids), f"missing {len(set(ids) - {i.id for i in items})}"
+    versions = Counter(i.model.version for i in items)
+    assert set(versions) == {"1", str(new_version)}, versions
+    assert not consume(kafka, topics.dlq, expect=1, timeout_s=3, settle_s=0)
+    log = scorer.output()
+    assert "backend unavailable" in log  # it noticed, paused, and came back
