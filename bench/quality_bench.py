@@ -114,6 +114,11 @@ def run_recipe(name: str, train_sets, tests: dict, args) -> dict:
     return out
 
 
+def save(path: Path, result: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -155,6 +160,7 @@ def main() -> int:
         print("recipe A: FPB 50agree", flush=True)
         result["recipes"]["A_fpb"] = run_recipe("A", [fpb_train], {"fpb_test": fpb_test}, args)
         print(json.dumps(result["recipes"]["A_fpb"]["tests"]["fpb_test"]["torch"]), flush=True)
+        save(args.out, result)  # a long run keeps what it has measured
     if "B" in recipes and (SHARED / "twitter_fin_train.csv").is_file():
         tw, _ = load([SHARED / "twitter_fin_train.csv"])
         tw_train, tw_test = stratified_split(tw, 0.2, args.seed)
@@ -162,8 +168,7 @@ def main() -> int:
         result["recipes"]["B_fpb_twitter"] = run_recipe(
             "B", [fpb_train, tw_train], {"fpb_test": fpb_test, "twitter_test": tw_test}, args
         )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    save(args.out, result)
     print(f"-> {args.out}")
     return 0
 

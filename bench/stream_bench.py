@@ -2,10 +2,13 @@
 
   1. a naive consumer written the way most users would: one message at a time, scored with
      `transformers.pipeline` on the same (PyTorch) model, each result produced as it comes;
-  2. the embedded backend's inference alone on the same texts (no Kafka, no JSON, no commits).
+  2. the embedded backend's inference alone on the same texts (no Kafka, no JSON, no commits);
+  3. with --triton: the same pipeline scoring through a local Triton (CPU, Python backend, same
+     model version), and Triton's mean batch size from its own metrics.
 
-All three run in this process, in this run, on the same messages. Results go to
-bench/results/stream.json (and are printed). Run: `python bench/stream_bench.py [--n 2000]`.
+All run in this process, in this run, on the same messages, in interleaved rounds (medians).
+Results go to bench/results/stream.json (and are printed).
+Run: `python bench/stream_bench.py [--n 2000] [--triton]`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import csv
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -183,6 +187,33 @@ def bench_naive(bootstrap: str, model_dir: Path, texts: list[str]) -> float:
     return n / elapsed
 
 
+def start_triton(repo: Path, grpc_port: int) -> tuple[dict[str, str], str]:
+    env = {
+        **os.environ,
+        "FINSENT_MODEL_REPO": str(repo),
+        "FINSENT_TRITON_GRPC_PORT": str(grpc_port),
+        "FINSENT_TRITON_HTTP_PORT": str(grpc_port + 1),
+        "FINSENT_TRITON_METRICS_PORT": str(grpc_port + 2),
+        "FINSENT_TRITON_DIR": str(REPO / ".cache" / f"bench-triton-{grpc_port}"),
+        "FINSENT_VENV": str(Path(sys.executable).parents[1]),
+    }
+    subprocess.run([REPO / "deploy" / "triton" / "triton.sh", "start"], env=env, check=True)
+    return env, f"http://127.0.0.1:{grpc_port + 2}/metrics"
+
+
+def triton_batch_stats(metrics_url: str) -> tuple[float, float]:
+    """(inferences, executions) of the model so far, from Triton's Prometheus metrics."""
+    import httpx
+
+    count = execs = 0.0
+    for line in httpx.get(metrics_url, timeout=5).text.splitlines():
+        if line.startswith("nv_inference_count{"):
+            count += float(line.rsplit(" ", 1)[1])
+        elif line.startswith("nv_inference_exec_count{"):
+            execs += float(line.rsplit(" ", 1)[1])
+    return count, execs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -192,37 +223,66 @@ def main() -> int:
     parser.add_argument("--max-batch", type=int, default=256)
     parser.add_argument("--linger-ms", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds of the fast variants")
+    parser.add_argument("--triton", action="store_true", help="also score through a local Triton (CPU)")
+    parser.add_argument("--triton-port", type=int, default=39301)
     parser.add_argument("--out", type=Path, default=RESULTS / "stream.json")
     args = parser.parse_args()
 
-    from finsent.demo.model import ensure_demo_checkpoint, ensure_demo_model
+    from finsent.demo.model import ensure_demo_checkpoint
     from finsent.inference.embedded import EmbeddedBackend
-    from finsent.inference.model_repo import read_manifest
+    from finsent.inference.model_repo import latest_version, read_manifest
+    from finsent.training.export import export
 
-    repo = REPO / ".cache" / "test-model-repo"
-    ensure_demo_model(repo, "finsent_sentiment")
     checkpoint = ensure_demo_checkpoint()
+    repo = REPO / ".cache" / "bench-model-repo"
+    if latest_version(repo, "finsent_sentiment") is None:
+        (repo / "finsent_sentiment").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / "model_repo" / "finsent_sentiment" / "config.pbtxt", repo / "finsent_sentiment")
+        export(checkpoint, repo, "finsent_sentiment")
     backend = EmbeddedBackend(repo, "finsent_sentiment", poll_s=0)
+    fmt = read_manifest(repo / "finsent_sentiment" / backend.model.version).format
     texts, text_source = texts_for(args.n)
     bootstrap = start_kafka(args.port)
+    triton = None
+    if args.triton:
+        from finsent.inference.triton_backend import TritonBackend
 
-    fmt = read_manifest(repo / "finsent_sentiment" / backend.model.version).format
+        triton_env, triton_metrics = start_triton(repo, args.triton_port)
+        triton = TritonBackend(f"127.0.0.1:{args.triton_port}", "finsent_sentiment", repo)
+
     print(
         f"{len(texts)} messages from {text_source}; model version {backend.model.version} ({fmt})", flush=True
     )
     bench_inference(backend, texts[:256], args.max_batch)  # warm-up
-    # Interleaved rounds, medians: this machine is noisy, and both variants should see the same noise.
+    # Interleaved rounds, medians: this machine is noisy, and every variant should see the same noise.
     rounds = []
     for r in range(args.repeats):
-        inf = bench_inference(backend, texts, args.max_batch)
-        e2e = bench_pipeline(bootstrap, backend, texts, args.max_batch, args.linger_ms)
-        rounds.append({"inference_only": round(inf, 1), "end_to_end": round(e2e, 1)})
-        print(f"round {r + 1}: inference only {inf:.0f} msg/s, end to end {e2e:.0f} msg/s", flush=True)
-    inference = statistics.median(x["inference_only"] for x in rounds)
-    e2e = statistics.median(x["end_to_end"] for x in rounds)
+        row = {
+            "inference_only": bench_inference(backend, texts, args.max_batch),
+            "end_to_end": bench_pipeline(bootstrap, backend, texts, args.max_batch, args.linger_ms),
+        }
+        if triton is not None:
+            before = triton_batch_stats(triton_metrics)
+            row["end_to_end_triton"] = bench_pipeline(
+                bootstrap, triton, texts, args.max_batch, args.linger_ms
+            )
+            after = triton_batch_stats(triton_metrics)
+            row["triton_mean_batch"] = (after[0] - before[0]) / max(1.0, after[1] - before[1])
+        rounds.append({k: round(v, 1) for k, v in row.items()})
+        print(f"round {r + 1}: " + ", ".join(f"{k} {v:.0f}" for k, v in row.items()), flush=True)
+    med = {k: statistics.median(x[k] for x in rounds) for k in rounds[0]}
     naive = bench_naive(bootstrap, checkpoint, texts)
     print(f"naive consumer (transformers.pipeline, one at a time): {naive:.0f} msg/s", flush=True)
 
+    ratios = {
+        "end_to_end_vs_naive": round(med["end_to_end"] / naive, 2),
+        "stream_overhead_vs_inference": round(
+            statistics.median(1 - x["end_to_end"] / x["inference_only"] for x in rounds), 3
+        ),
+    }
+    if triton is not None:
+        ratios["triton_end_to_end_vs_naive"] = round(med["end_to_end_triton"] / naive, 2)
+        ratios["triton_vs_embedded_end_to_end"] = round(med["end_to_end_triton"] / med["end_to_end"], 2)
     result = {
         "benchmark": "stream",
         "when": datetime.now(UTC).isoformat(),
@@ -233,27 +293,24 @@ def main() -> int:
         },
         "messages": len(texts),
         "texts": text_source,
-        "model_format": json.loads(
-            (repo / "finsent_sentiment" / backend.model.version / "manifest.json").read_text()
-        )["format"],
+        "model_format": fmt,
         "settings": {"max_batch": args.max_batch, "max_linger_ms": args.linger_ms, "infer_batch": 32},
-        "msgs_per_s": {
-            "inference_only": round(inference, 1),
-            "end_to_end": round(e2e, 1),
+        "rounds": rounds,
+        "msgs_per_s_median": {
+            **{k: round(v, 1) for k, v in med.items() if k != "triton_mean_batch"},
             "naive": round(naive, 1),
         },
-        "ratios": {
-            "end_to_end_vs_naive": round(e2e / naive, 2),
-            "stream_overhead_vs_inference": round(
-                statistics.median(1 - x["end_to_end"] / x["inference_only"] for x in rounds), 3
-            ),
-        },
+        "triton_mean_batch_size": round(med["triton_mean_batch"], 1) if triton is not None else None,
+        "ratios": ratios,
         "targets": {"end_to_end_vs_naive": ">= 7", "stream_overhead_vs_inference": "< 0.10"},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result["ratios"]), f"-> {args.out}")
+    print(json.dumps(ratios), f"-> {args.out}")
     backend.close()
+    if triton is not None:
+        triton.close()
+        subprocess.run([REPO / "deploy" / "triton" / "triton.sh", "stop"], env=triton_env, check=False)
     return 0
 
 

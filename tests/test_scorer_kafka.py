@@ -46,7 +46,7 @@ def test_valid_and_malformed_messages(kafka, model_repo, tmp_path):
     items = [ScoredItem.model_validate_json(r.value) for r in scored]
     assert sorted(i.id for i in items) == sorted(f"v{i}" for i in range(n_valid))
     for item in items:
-        assert item.topics == ["AAPL"]
+        assert item.topics == ["AAPL", "sector:technology"]  # the sector comes from the entity dictionary
         assert abs(item.probs.negative + item.probs.neutral + item.probs.positive - 1) < 1e-4
         assert item.score == pytest.approx(item.probs.positive - item.probs.negative)
         assert item.model.name == "finsent_sentiment"

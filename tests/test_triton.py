@@ -114,9 +114,11 @@ def feed_texts(n: int) -> list[str]:
     out = []
     for line in bundled_feed().read_text().splitlines():
         try:
-            out.append(json.loads(line)["text"])
+            text = json.loads(line)["text"]
         except (json.JSONDecodeError, KeyError):
             continue
+        if text.strip():  # the feed's deliberately blank item would be dead-lettered
+            out.append(text)
     return out[:n]
 
 
