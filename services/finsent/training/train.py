@@ -50,6 +50,7 @@ class TrainConfig:
     patience: int = 2
     eval_fraction: float = 0.2
     class_weights: bool = True
+    pooling: str = "mean"  # "mean" (sentence-transformers style) or "cls" (Hugging Face's pooler head)
     max_steps: int | None = None  # stop after this many optimiser steps (smoke tests)
     threads: int = 0
     progress: bool = True
@@ -100,7 +101,9 @@ def train(
     """Fine-tune and write the best checkpoint (by macro-F1 on the evaluation set) to `out`."""
     import torch
     from tqdm.auto import tqdm
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from finsent.training.classifier import new_classifier
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -115,9 +118,7 @@ def train(
     base = cfg.base or default_base()
     id2label = {i: str(label) for i, label in enumerate(LABELS)}
     tokenizer = AutoTokenizer.from_pretrained(str(base))
-    model = AutoModelForSequenceClassification.from_pretrained(
-        str(base), num_labels=len(LABELS), id2label=id2label, label2id={v: k for k, v in id2label.items()}
-    )
+    model = new_classifier(base, cfg.pooling, id2label)
 
     counts = np.bincount([e.label for e in train_set], minlength=len(LABELS)).astype(np.float64)
     if cfg.class_weights:
