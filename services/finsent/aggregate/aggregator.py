@@ -69,7 +69,12 @@ class Aggregator:
 
     # -- ingest ------------------------------------------------------------------------------------
     def apply(
-        self, events: Iterable[TopicScore], *, silent: bool = False, until_s: float | None = None
+        self,
+        events: Iterable[TopicScore],
+        *,
+        silent: bool = False,
+        until_s: float | None = None,
+        hold: bool = False,
     ) -> list[AlertEvent]:
         """Add events, then assess topics up to `until_s` (default: the newest event time seen).
         Returns the alert events caused (none when `silent`: a state rebuild).
@@ -80,6 +85,8 @@ class Aggregator:
         delivered (the slowest partition's newest event), as stream processors do with watermarks."""
         for ev in events:
             self._add(ev)
+        if hold:  # `hold`: only take the events in; the clock stays (a rebuild still reading)
+            return []
         alerts = self.advance(self.watermark_s if until_s is None else min(until_s, self.watermark_s))
         if self.metrics:
             self.metrics.topics.set(len(self.topics))

@@ -96,6 +96,7 @@ class AggregateRunner:
             api_version=API_VERSION,
         )
         self._pending_assignment: list[TopicPartition] | None = None
+        self._next_offset: dict[TopicPartition, int] = {}
         self._partition_time: dict[TopicPartition, float] = {}
         self._partition_seen_at: dict[TopicPartition, float] = {}
         self._idle_s = idle_s
@@ -106,6 +107,7 @@ class AggregateRunner:
         self.aggregator = self._factory()  # state for the new assignment is rebuilt from the log
         self._replay_until = {}
         self._partition_time, self._partition_seen_at = {}, {}
+        self._next_offset = {}
         since_ms = int((time.time() - self.aggregator.horizon_s - 600) * 1000)
         starts = self.consumer.offsets_for_times({tp: since_ms for tp in assigned}) if assigned else {}
         for tp in assigned:
@@ -113,6 +115,7 @@ class AggregateRunner:
             found = starts.get(tp)
             start = min(found.offset, committed) if found is not None else committed
             self._replay_until[tp] = committed
+            self._next_offset[tp] = start
             self.consumer.seek(tp, start)
         log.info(
             "assigned %d partitions; rebuilding state from %s",
@@ -139,20 +142,23 @@ class AggregateRunner:
                 try:
                     ev = TopicScore.model_validate_json(r.value)
                 except ValidationError:
-                    self.rejected += (
-                        1  # written by our own scorer: should not happen; never blocks the stream
-                    )
+                    # Written by our own scorer, so this should not happen; it never blocks the stream.
+                    self.rejected += 1
                     log.error("unreadable record on %s at %d", tp, r.offset)
                     continue
                 (replay if r.offset < until else live).append(ev)
                 seen = ev.published_at.timestamp()
                 self._partition_time[tp] = max(self._partition_time.get(tp, seen), seen)
             self._partition_seen_at[tp] = time.monotonic()
+            self._next_offset[tp] = records[-1].offset + 1
             offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
         until = self._safe_time()
+        # While any partition is still re-reading its history, the clock must not move: the topics
+        # of the partitions not read yet would be assessed without their data.
+        rebuilding = any(self._next_offset.get(tp, 0) < end for tp, end in self._replay_until.items())
         if replay:
-            self.aggregator.apply(replay, silent=True, until_s=until)
-        alerts = self.aggregator.apply(live, until_s=until)
+            self.aggregator.apply(replay, silent=True, until_s=until, hold=rebuilding)
+        alerts = self.aggregator.apply(live, until_s=until, hold=rebuilding)
         self._publisher.publish(alerts)
         commit = {tp: o for tp, o in offsets.items() if o.offset > self._replay_until.get(tp, 0)}
         if commit:
