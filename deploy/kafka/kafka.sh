@@ -27,17 +27,12 @@ heap="${FINSENT_KAFKA_HEAP:-512m}"
 pidfile="$dir/kafka.pid"
 logfile="$dir/kafka.log"
 
-log() { echo "kafka: $*" >&2; }
+name=kafka
+# shellcheck source=../lib/daemon.sh
+. "$here/../lib/daemon.sh"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-running_pid() {
-  [ -f "$pidfile" ] || return 1
-  local pid
-  pid="$(cat "$pidfile")"
-  kill -0 "$pid" 2>/dev/null || return 1
-  echo "$pid"
-}
+is_ready() { port_open "$port" && grep -q "Kafka Server started" "$logfile" 2>/dev/null; }
 
 fetch() {
   if [ -f "$jars/.complete" ]; then return 0; fi
@@ -103,42 +98,10 @@ start() {
   # setsid: the broker must outlive the shell (and the pytest process) that started it.
   setsid nohup "${java_cmd[@]}" kafka.Kafka "$dir/server.properties" >>"$logfile" 2>&1 </dev/null &
   echo $! >"$pidfile"
-  for _ in $(seq 1 120); do
-    if port_open "$port" && grep -q "Kafka Server started" "$logfile" 2>/dev/null; then
-      log "ready (pid $(cat "$pidfile"))"
-      return 0
-    fi
-    if ! running_pid >/dev/null; then
-      log "exited during start; last lines of $logfile:"
-      tail -n 30 "$logfile" >&2
-      exit 1
-    fi
-    sleep 0.5
-  done
-  log "not ready after 60 s; see $logfile"
-  exit 1
+  wait_ready 60
 }
 
-stop() {
-  local pid
-  if ! pid="$(running_pid)"; then
-    log "not running"
-    rm -f "$pidfile"
-    return 0
-  fi
-  kill -TERM "$pid"
-  for _ in $(seq 1 60); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$pidfile"
-      log "stopped"
-      return 0
-    fi
-    sleep 0.5
-  done
-  log "no clean stop after 30 s; killing"
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
-}
+stop() { stop_daemon 30; }
 
 status() {
   local pid

@@ -28,17 +28,11 @@ py="$venv/bin/python"
 pidfile="$dir/triton.pid"
 logfile="$dir/triton.log"
 
-log() { echo "triton: $*" >&2; }
+name=triton
+# shellcheck source=../lib/daemon.sh
+. "$here/../lib/daemon.sh"
 
-running_pid() {
-  [ -f "$pidfile" ] || return 1
-  local pid
-  pid="$(cat "$pidfile")"
-  kill -0 "$pid" 2>/dev/null || return 1
-  echo "$pid"
-}
-
-ready() { curl -sf "http://127.0.0.1:$http/v2/health/ready" >/dev/null 2>&1; }
+is_ready() { curl -sf "http://127.0.0.1:$http/v2/health/ready" >/dev/null 2>&1; }
 
 start() {
   if pid="$(running_pid)"; then
@@ -81,46 +75,14 @@ start() {
       --pinned-memory-pool-byte-size=0 --allow-gpu-metrics=false \
       >>"$logfile" 2>&1 </dev/null &
   echo $! >"$pidfile"
-  for _ in $(seq 1 240); do
-    if ready; then
-      log "ready (pid $(cat "$pidfile"))"
-      return 0
-    fi
-    if ! running_pid >/dev/null; then
-      log "exited during start; last lines of $logfile:"
-      tail -n 30 "$logfile" >&2
-      exit 1
-    fi
-    sleep 0.25
-  done
-  log "not ready after 60 s; see $logfile"
-  exit 1
+  wait_ready 60
 }
 
-stop() {
-  local pid
-  if ! pid="$(running_pid)"; then
-    log "not running"
-    rm -f "$pidfile"
-    return 0
-  fi
-  kill -TERM "$pid"
-  for _ in $(seq 1 80); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      rm -f "$pidfile"
-      log "stopped"
-      return 0
-    fi
-    sleep 0.25
-  done
-  log "no clean stop after 20 s; killing"
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
-}
+stop() { stop_daemon 20; }
 
 status() {
   local pid
-  if pid="$(running_pid)" && ready; then
+  if pid="$(running_pid)" && is_ready; then
     echo "running pid=$pid grpc=127.0.0.1:$grpc http=127.0.0.1:$http metrics=127.0.0.1:$metrics"
     return 0
   fi
