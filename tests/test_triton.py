@@ -65,8 +65,10 @@ class LocalTriton:
         raise TimeoutError((self.workdir / "triton.log").read_text()[-3000:])
 
     def kill(self) -> None:
+        """SIGKILL the server and its Python-backend stubs (its process group: triton.sh starts it
+        with setsid), as a crash of the whole host process would."""
         pid = int((self.workdir / "triton.pid").read_text())
-        os.kill(pid, signal.SIGKILL)
+        os.killpg(pid, signal.SIGKILL)
         while True:
             try:
                 os.kill(pid, 0)

@@ -47,7 +47,7 @@ stop_daemon() {
     fi
     sleep 0.25
   done
-  log "no clean stop after $1 s; killing"
-  kill -KILL "$pid" 2>/dev/null || true
+  log "no clean stop after $1 s; killing it and its process group"
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
   rm -f "$pidfile"
 }
