@@ -148,11 +148,3 @@ class Scorer:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
-
-
-def end_offsets(bootstrap: str, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, api_version=API_VERSION)
-    parts = consumer.partitions_for_topic(topic) or set()
-    ends = consumer.end_offsets([TopicPartition(topic, p) for p in parts])
-    consumer.close()
-    return sum(ends.values())

@@ -71,7 +71,3 @@ class TopicWindows:
             if start <= hi:
                 out.add(counts)
         return out
-
-    @property
-    def last_event_s(self) -> int | None:
-        return next(reversed(self._buckets)) if self._buckets else None
