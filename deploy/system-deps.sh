@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# System packages the full test suite needs: Java 17+ and Maven (Kafka), Prometheus, Alertmanager and
-# promtool. Installs what is missing with apt-get (as root, or with sudo); does nothing otherwise.
+# System packages the full test suite needs: Java 17+ and Maven (Kafka), curl (Triton's readiness
+# check), Prometheus, Alertmanager, promtool and amtool. Installs what is missing with apt-get (as
+# root, or with sudo); does nothing otherwise.
 set -euo pipefail
 missing=()
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
+command -v curl >/dev/null || missing+=(curl)
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v prometheus-alertmanager >/dev/null || command -v alertmanager >/dev/null || missing+=(prometheus-alertmanager)
