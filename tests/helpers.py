@@ -93,33 +93,40 @@ def news(item_id: str, text: str | None = None, **extra: object) -> bytes:
     ).encode()
 
 
+def finsent_args(command: str, bootstrap: str, topics: Topics, model_repo: Path) -> list[str]:
+    """`finsent <command>` on the test's own topics and model, as a separate OS process runs it."""
+    return [
+        sys.executable,
+        "-m",
+        "finsent.cli",
+        command,
+        "--kafka",
+        bootstrap,
+        "--news-topic",
+        topics.news,
+        "--scored-topic",
+        topics.scored,
+        "--dlq-topic",
+        topics.dlq,
+        "--group-id",
+        topics.group,
+        "--model-repo",
+        str(model_repo),
+        "--model-poll-s",
+        "0",
+        "--no-demo-model",
+    ]
+
+
 class Scorer:
     """`finsent run --kafka` as a separate OS process, as it runs in production."""
 
     def __init__(self, bootstrap: str, topics: Topics, model_repo: Path, *extra: str, log: Path) -> None:
         self.log = log
         args = [
-            sys.executable,
-            "-m",
-            "finsent.cli",
-            "run",
-            "--kafka",
-            bootstrap,
-            "--news-topic",
-            topics.news,
-            "--scored-topic",
-            topics.scored,
-            "--dlq-topic",
-            topics.dlq,
-            "--group-id",
-            topics.group,
-            "--model-repo",
-            str(model_repo),
+            *finsent_args("run", bootstrap, topics, model_repo),
             "--metrics-port",
             "0",
-            "--model-poll-s",
-            "0",
-            "--no-demo-model",
             "--threads",
             "1",
             *extra,

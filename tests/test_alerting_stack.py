@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,7 @@ from finsent.alerts.contracts import AlertEvent
 from finsent.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from finsent.demo.make_data import FEED_TEMPLATES
 from finsent.pipeline.kafka_io import ensure_topics
-from helpers import REPO, Topics, fresh_topics, produce
+from helpers import REPO, Topics, finsent_args, fresh_topics, produce
 from stack import Process, WebhookReceiver, free_port, query, scrape, start_alertmanager, start_prometheus
 
 pytestmark = pytest.mark.kafka
@@ -83,31 +82,13 @@ class FinsentProcess:
         self, command: str, bootstrap: str, topics: Topics, model_repo: Path, log: Path, *extra: str
     ):
         args = [
-            sys.executable,
-            "-m",
-            "finsent.cli",
-            command,
-            "--kafka",
-            bootstrap,
-            "--news-topic",
-            topics.news,
-            "--scored-topic",
-            topics.scored,
-            "--dlq-topic",
-            topics.dlq,
+            *finsent_args(command, bootstrap, topics, model_repo),
             "--topic-scores-topic",
             topics.news + ".by-topic",
             "--alerts-topic",
             topics.news + ".alerts",
-            "--group-id",
-            topics.group,
             "--aggregate-group-id",
             topics.group + "-agg",
-            "--model-repo",
-            str(model_repo),
-            "--no-demo-model",
-            "--model-poll-s",
-            "0",
             *extra,
         ]
         self.process = Process(args, log)
