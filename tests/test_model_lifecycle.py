@@ -137,6 +137,25 @@ def test_export_load_score_and_onnx_matches_torch(tiny_model, tmp_path):
     assert "int8_argmax_agreement" in read_manifest(repo / "finsent_sentiment" / "2").checks
 
 
+def _can_build_tensorrt() -> bool:
+    import importlib.util
+
+    import torch
+
+    return importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
+
+
+@pytest.mark.skipif(_can_build_tensorrt(), reason="this host can build engines: bench/gpu_bench.py checks it")
+def test_tensorrt_export_without_a_gpu_stops_clearly_and_writes_nothing(tiny_model, tmp_path):
+    repo = tmp_path / "repo"
+    r = finsent("export", "--model", str(tiny_model), "--repo", str(repo), "--format", "tensorrt")
+    assert r.returncode != 0
+    assert "needs an NVIDIA GPU and the `tensorrt` Python package" in r.stderr
+    assert "--format onnx" in r.stderr  # it says what to do instead
+    assert "Traceback" not in r.stderr
+    assert not (repo / "finsent_sentiment_trt").exists()
+
+
 def test_broken_new_version_keeps_the_old_one(tiny_model, tmp_path):
     repo = tmp_path / "repo"
     assert (

@@ -69,6 +69,9 @@ def test_chunks_are_length_sorted_padded_per_chunk_and_truncated(encoder):
         assert c.input_ids.shape == c.attention_mask.shape
         assert (c.attention_mask.sum(axis=1) <= 16).all()
         assert (c.input_ids[c.attention_mask == 0] == encoder.pad_id).all()
+    # "short" is 3 tokens with [CLS]/[SEP] but is padded to the TensorRT profile's minimum of 8
+    (alone,) = encoder.chunks(["short"], chunk_size=2)
+    assert alone.input_ids.shape == (1, 8) and alone.attention_mask.sum() == 3
 
 
 def test_settings_env_then_cli_precedence(monkeypatch):

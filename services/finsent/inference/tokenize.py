@@ -1,5 +1,8 @@
 """Fast WordPiece tokenisation with dynamic padding: texts are sorted by length and padded only
-to the longest text of their own chunk, which roughly halves the tokens a batch carries."""
+to the longest text of their own chunk, which roughly halves the tokens a batch carries.
+
+A chunk is never narrower than MIN_WIDTH tokens: the TensorRT engine's optimisation profile starts
+at sequence length 8, and the extra padding is masked, so it changes no score."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer
+
+MIN_WIDTH = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +39,7 @@ class TextEncoder:
         order = np.argsort(lengths, kind="stable")
         for start in range(0, len(order), chunk_size):
             index = order[start : start + chunk_size]
-            width = int(lengths[index].max())
+            width = max(int(lengths[index].max()), min(MIN_WIDTH, self.max_length))
             ids = np.full((len(index), width), self.pad_id, dtype=np.int64)
             mask = np.zeros((len(index), width), dtype=np.int64)
             for row, i in enumerate(index):

@@ -1,8 +1,10 @@
 """`finsent export --format tensorrt`: a TensorRT engine (fp16) from an exported ONNX version.
 
-Needs an NVIDIA GPU and the `tensorrt` Python package (the official Triton/TensorRT containers
-have both). Optimisation profile: batch 1..max_batch, sequence 8..max_length, optimum at 32 x 64.
-The engine goes into the next version of `<repo>/<name>_trt/` as model.plan, with a manifest."""
+Needs an NVIDIA GPU, `torch` with CUDA and the `tensorrt` Python package (the official
+Triton/TensorRT containers have them). Optimisation profile: batch 1..max_batch, sequence
+8..max_length, optimum at 32 x 64. Before the engine goes into the next version of
+`<repo>/<name>_trt/` (model.plan and a manifest), its logits are checked against the fp32 ONNX
+model it was built from; an engine outside the tolerance is not written."""
 
 from __future__ import annotations
 
@@ -13,13 +15,110 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from finsent.contracts import LABELS
-from finsent.inference.model_repo import MANIFEST, Manifest, latest_version, version_dir, versions
-from finsent.training.data import sha256
+from finsent.inference.model_repo import MANIFEST, Manifest, version_dir, versions
+from finsent.inference.tokenize import TextEncoder
+from finsent.training.data import load, sha256
+from finsent.training.train import EVAL_SPLIT_FILE
+
+# fp16 against the fp32 ONNX model: BERT logits move by a few hundredths in fp16; a larger gap means
+# a broken build (wrong profile, overflow), not rounding.
+MAX_ABS_LOGIT_DIFF = 0.1
+MIN_ARGMAX_AGREEMENT = 0.99
+PROFILE_MIN_SEQUENCE = 8
 
 
 class TensorRTUnavailable(RuntimeError):
     pass
+
+
+class EngineCheckFailed(RuntimeError):
+    pass
+
+
+class TrtEngine:
+    """A deserialised engine with one execution context; inputs and outputs are CUDA torch tensors,
+    so a caller that keeps its batches on the GPU pays no host copies."""
+
+    def __init__(self, plan: bytes) -> None:
+        trt = _gpu_or_explain()
+        import torch
+
+        self._torch = torch
+        self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        self._engine = self._runtime.deserialize_cuda_engine(plan)
+        if self._engine is None:
+            raise RuntimeError("TensorRT could not deserialise the engine (built by another version or GPU?)")
+        self._context = self._engine.create_execution_context()
+        to_torch = {
+            trt.int64: torch.int64,
+            trt.int32: torch.int32,
+            trt.float32: torch.float32,
+            trt.float16: torch.float16,
+        }
+        self._dtypes = {
+            name: to_torch[self._engine.get_tensor_dtype(name)]
+            for name in ("input_ids", "attention_mask", "logits")
+        }
+
+    def run(self, input_ids: Any, attention_mask: Any) -> Any:
+        torch = self._torch
+        batch, width = input_ids.shape
+        out = torch.empty((batch, len(LABELS)), dtype=self._dtypes["logits"], device="cuda")
+        for name, tensor in (("input_ids", input_ids), ("attention_mask", attention_mask)):
+            tensor = tensor.to(device="cuda", dtype=self._dtypes[name]).contiguous()
+            self._context.set_input_shape(name, (batch, width))
+            self._context.set_tensor_address(name, tensor.data_ptr())
+            setattr(self, f"_keep_{name}", tensor)  # alive until the stream has run
+        self._context.set_tensor_address("logits", out.data_ptr())
+        if not self._context.execute_async_v3(torch.cuda.current_stream().cuda_stream):
+            raise RuntimeError("TensorRT execution failed (see the log above)")
+        return out.float()
+
+    def logits(self, encoder: TextEncoder, texts: list[str], chunk_size: int) -> np.ndarray:
+        torch = self._torch
+        out = np.empty((len(texts), len(LABELS)), dtype=np.float32)
+        for chunk in encoder.chunks(texts, chunk_size):
+            got = self.run(torch.from_numpy(chunk.input_ids), torch.from_numpy(chunk.attention_mask))
+            out[chunk.index] = got.cpu().numpy()
+        return out
+
+
+def check_engine(
+    plan: bytes, onnx_dir: Path, texts: list[str], *, max_length: int, max_batch: int
+) -> dict[str, Any]:
+    """Engine vs the fp32 ONNX model on `texts`; raises EngineCheckFailed outside the tolerance."""
+    from finsent.inference.embedded import OnnxModel
+
+    reference = OnnxModel(onnx_dir, max_length=max_length).logits(texts, max_batch)
+    encoder = TextEncoder(onnx_dir / "tokenizer.json", max_length)
+    got = TrtEngine(plan).logits(encoder, texts, max_batch)
+    checks = {
+        "compared_on": len(texts),
+        "max_abs_logit_diff": float(np.abs(reference - got).max()),
+        "argmax_agreement": float((reference.argmax(1) == got.argmax(1)).mean()),
+        "tolerance": {"max_abs_logit_diff": MAX_ABS_LOGIT_DIFF, "argmax_agreement": MIN_ARGMAX_AGREEMENT},
+    }
+    if checks["max_abs_logit_diff"] > MAX_ABS_LOGIT_DIFF or checks["argmax_agreement"] < MIN_ARGMAX_AGREEMENT:
+        raise EngineCheckFailed(f"the TensorRT engine disagrees with the fp32 ONNX model: {checks}")
+    return checks
+
+
+def _check_texts(source: dict[str, Any]) -> list[str]:
+    """The evaluation split the model was trained with, when its folder is still there."""
+    split = Path(source.get("source", "")) / EVAL_SPLIT_FILE
+    if split.is_file():
+        examples, _ = load([split])
+        if examples:
+            return [e.text for e in examples][:512]
+    return [
+        "Shares fell 5% after the profit warning.",
+        "The company reported record quarterly revenue.",
+        "The board will meet on Tuesday.",
+        "Regulators opened an investigation into the bank's accounting.",
+    ]
 
 
 def _gpu_or_explain() -> Any:
@@ -43,7 +142,13 @@ def _gpu_or_explain() -> Any:
 
 
 def build_engine(
-    model_dir: Path, repo: Path, name: str, *, max_length: int = 128, max_batch: int = 128
+    model_dir: Path,
+    repo: Path,
+    name: str,
+    *,
+    max_length: int = 128,
+    max_batch: int = 128,
+    check_texts: list[str] | None = None,
 ) -> dict:
     """`model_dir`: an exported ONNX version folder (or a trained folder, exported to ONNX first)."""
     trt = _gpu_or_explain()
@@ -70,16 +175,22 @@ def build_engine(
     config.set_flag(trt.BuilderFlag.FP16)
     profile = builder.create_optimization_profile()
     for inp in ("input_ids", "attention_mask"):
-        profile.set_shape(inp, (1, 8), (32, 64), (max_batch, max_length))
+        profile.set_shape(
+            inp, (1, PROFILE_MIN_SEQUENCE), (min(32, max_batch), min(64, max_length)), (max_batch, max_length)
+        )
     config.add_optimization_profile(profile)
     engine = builder.build_serialized_network(network, config)
     if engine is None:
         raise RuntimeError("TensorRT engine build failed (see the log above)")
+    plan = bytes(engine)
+    checks = check_engine(
+        plan, model_dir, check_texts or _check_texts(source), max_length=max_length, max_batch=max_batch
+    )
     trt_name = f"{name}_trt"
     (repo / trt_name).mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{trt_name}-", dir=repo))
     try:
-        (staging / "model.plan").write_bytes(bytes(engine))
+        (staging / "model.plan").write_bytes(plan)
         shutil.copy2(model_dir / "tokenizer.json", staging / "tokenizer.json")
         taken = [int(p.name) for p in (repo / trt_name).iterdir() if p.name.isdigit()]
         version = max([*versions(repo, trt_name), *taken, 0]) + 1
@@ -95,8 +206,10 @@ def build_engine(
             files={p.name: sha256(p) for p in staging.iterdir()},
             checks={
                 "precision": "fp16",
-                "profile": {"batch": [1, 32, max_batch], "sequence": [8, 64, max_length]},
-                "onnx_version": latest_version(repo, name),
+                "profile": {"batch": [1, max_batch], "sequence": [PROFILE_MIN_SEQUENCE, max_length]},
+                "onnx_version": source["version"],
+                "tensorrt_version": trt.__version__,
+                "vs_onnx_fp32": checks,
             },
         )
         (staging / MANIFEST).write_text(manifest.model_dump_json(indent=2))
