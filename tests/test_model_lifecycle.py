@@ -47,6 +47,12 @@ def tiny_model(tmp_path_factory) -> Path:
         "3",
         "--batch-size",
         "8",
+        "--layer-decay",
+        "0.9",
+        "--label-smoothing",
+        "0.1",
+        "--device",
+        "cpu",
     )
     assert r.returncode == 0, r.stderr[-3000:]
     assert "best epoch 1" in r.stdout
@@ -57,6 +63,8 @@ def test_train_writes_model_and_metadata(tiny_model):
     meta = json.loads((tiny_model / "finsent_training.json").read_text())
     assert meta["labels"] == ["negative", "neutral", "positive"]
     assert meta["steps"] == 3 and meta["config"]["seed"] == 42
+    assert meta["config"]["layer_decay"] == 0.9 and meta["config"]["label_smoothing"] == 0.1
+    assert meta["device"] == "cpu"
     assert len(meta["data"]["files"]) == 1 and all(len(h) == 64 for h in meta["data"]["files"].values())
     assert {"accuracy", "macro_f1", "confusion_matrix"} <= set(meta["metrics"])
     assert (tiny_model / "model.safetensors").is_file() and (tiny_model / "tokenizer.json").is_file()
@@ -135,6 +143,30 @@ def test_export_load_score_and_onnx_matches_torch(tiny_model, tmp_path):
     assert backend.model.version == "2"
     assert read_manifest(repo / "finsent_sentiment" / "2").format == "onnx-int8"
     assert "int8_argmax_agreement" in read_manifest(repo / "finsent_sentiment" / "2").checks
+
+
+def test_layer_decay_gives_each_depth_its_learning_rate():
+    from transformers import BertConfig
+
+    from finsent.training.classifier import MeanPoolBertForSequenceClassification
+    from finsent.training.train import parameter_groups
+
+    config = BertConfig(
+        vocab_size=50, hidden_size=8, num_hidden_layers=3, num_attention_heads=2, intermediate_size=16
+    )
+    config.num_labels = 3
+    model = MeanPoolBertForSequenceClassification(config)
+    lr_of = {}
+    for group in parameter_groups(model, 1.0, 0.01, 0.5):
+        for param in group["params"]:
+            lr_of[id(param)] = group["lr"]
+    named = dict(model.named_parameters())
+    assert lr_of[id(named["classifier.weight"])] == 1.0
+    assert lr_of[id(named["bert.encoder.layer.2.output.dense.weight"])] == 0.5
+    assert lr_of[id(named["bert.encoder.layer.0.output.dense.weight"])] == 0.125
+    assert lr_of[id(named["bert.embeddings.word_embeddings.weight"])] == 0.0625
+    assert len(lr_of) == len(named)  # every parameter is trained
+    assert len(parameter_groups(model, 1.0, 0.01, 1.0)) == 1  # off: plain AdamW
 
 
 def _can_build_tensorrt() -> bool:

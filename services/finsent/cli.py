@@ -112,6 +112,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         class_weights=not args.no_class_weights,
         pooling=args.pooling,
+        label_smoothing=args.label_smoothing,
+        layer_decay=args.layer_decay,
+        device=args.device,
     )
     metadata = train(examples, Path(args.out), cfg, eval_set=eval_set, report=report)
     m = metadata["metrics"]
@@ -252,6 +255,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--no-class-weights", action="store_true", help="do not weight the loss by class frequency"
+    )
+    train.add_argument("--label-smoothing", type=float, default=0.0, help="cross-entropy label smoothing")
+    train.add_argument(
+        "--layer-decay",
+        type=float,
+        default=1.0,
+        help="layer-wise lr decay: each layer below the head trains at this factor of the one above (1: off)",
+    )
+    train.add_argument(
+        "--device", default="auto", help="auto (a CUDA GPU when torch sees one, else CPU), cpu, cuda, cuda:N"
     )
     train.set_defaults(func=cmd_train)
 

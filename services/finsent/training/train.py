@@ -51,6 +51,11 @@ class TrainConfig:
     eval_fraction: float = 0.2
     class_weights: bool = True
     pooling: str = "mean"  # "mean" (sentence-transformers style) or "cls" (Hugging Face's pooler head)
+    label_smoothing: float = 0.0
+    # Layer-wise lr decay: layer k of L trains at lr * layer_decay ** (L - k), the embeddings at
+    # lr * layer_decay ** (L + 1), the head at lr. 1.0 turns it off.
+    layer_decay: float = 1.0
+    device: str = "auto"  # "auto": CUDA when torch sees a GPU, else CPU
     max_steps: int | None = None  # stop after this many optimiser steps (smoke tests)
     threads: int = 0
     progress: bool = True
@@ -73,20 +78,50 @@ def _encode(tokenizer: Any, texts: list[str], max_length: int):
     return tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
 
 
+def resolve_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r}: torch sees no CUDA GPU here (use --device cpu or auto)")
+    return name
+
+
+def parameter_groups(model: Any, lr: float, weight_decay: float, layer_decay: float) -> list[dict]:
+    """AdamW groups with layer-wise lr decay (one group, plain AdamW, when layer_decay is 1)."""
+    layers = model.config.num_hidden_layers
+    groups: dict[float, list[Any]] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        if ".embeddings." in f".{name}":
+            depth = 0
+        elif ".encoder.layer." in f".{name}":
+            depth = int(name.split(".encoder.layer.")[1].split(".")[0]) + 1
+        else:  # pooler and classifier head
+            depth = layers + 1
+        groups.setdefault(lr * layer_decay ** (layers + 1 - depth), []).append(param)
+    return [{"params": ps, "lr": g_lr, "weight_decay": weight_decay} for g_lr, ps in groups.items()]
+
+
 def predict_torch(
     model: Any, tokenizer: Any, texts: list[str], max_length: int, batch_size: int = 64
 ) -> np.ndarray:
     import torch
 
     model.eval()
+    device = next(model.parameters()).device
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     logits = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             enc = _encode(tokenizer, [texts[i] for i in idx], max_length)
-            out = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
-            logits[idx] = out.float().numpy()
+            out = model(
+                input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device)
+            ).logits
+            logits[idx] = out.float().cpu().numpy()
     return logits
 
 
@@ -115,10 +150,11 @@ def train(
     if not train_set or not eval_set:
         raise ValueError("need at least one training and one evaluation example")
 
+    device = resolve_device(cfg.device)
     base = cfg.base or default_base()
     id2label = {i: str(label) for i, label in enumerate(LABELS)}
     tokenizer = AutoTokenizer.from_pretrained(str(base))
-    model = new_classifier(base, cfg.pooling, id2label)
+    model = new_classifier(base, cfg.pooling, id2label).to(device)
 
     counts = np.bincount([e.label for e in train_set], minlength=len(LABELS)).astype(np.float64)
     if cfg.class_weights:
@@ -127,13 +163,16 @@ def train(
         weights = weights / weights[counts > 0].mean()
     else:
         weights = np.ones(len(LABELS))
-    loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(weights, dtype=torch.float32))
+    loss_fn = torch.nn.CrossEntropyLoss(
+        weight=torch.tensor(weights, dtype=torch.float32, device=device),
+        label_smoothing=cfg.label_smoothing,
+    )
 
     steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
     if cfg.max_steps is not None:
         total_steps = min(total_steps, cfg.max_steps)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(parameter_groups(model, cfg.lr, cfg.weight_decay, cfg.layer_decay))
     warmup_steps = max(1, int(total_steps * cfg.warmup))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
@@ -161,8 +200,10 @@ def train(
         running = 0.0
         for n, idx in enumerate(bar, start=1):
             enc = _encode(tokenizer, [train_set[i].text for i in idx], cfg.max_length)
-            labels = torch.tensor([train_set[i].label for i in idx])
-            logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
+            labels = torch.tensor([train_set[i].label for i in idx], device=device)
+            logits = model(
+                input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device)
+            ).logits
             loss = loss_fn(logits, labels)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -229,6 +270,7 @@ def train(
         "steps": step,
         "duration_s": round(duration, 1),
         "torch_threads": torch.get_num_threads(),
+        "device": device,
     }
     (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
     if out.exists():
