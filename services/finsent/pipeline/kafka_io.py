@@ -62,7 +62,9 @@ class KafkaSource:
     ) -> None:
         self._max_batch, self._linger_s = max_batch, max_linger_ms / 1000
         self._pending: list[RawRecord] = []
+        # Never held while calling the consumer: kafka-python holds its own locks around callbacks.
         self._lock = threading.Lock()
+        self._revoked_during_poll: set[TopicPartition] = set()
         self.consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group_id,
@@ -80,16 +82,20 @@ class KafkaSource:
         # Called inside poll(): everything scored earlier is already committed, so only records
         # fetched for the batch being filled are affected. The partition's new owner reads them
         # again from the committed offset, so they are dropped here, not scored twice.
-        before = len(self._pending)
-        self._pending = [r for r in self._pending if TopicPartition(r.topic, r.partition) not in revoked]
-        log.info(
-            "partitions revoked: %d; dropped %d unscored records", len(revoked), before - len(self._pending)
-        )
+        # kafka-python 3 may run this on its IO thread while next_batch() is between polls, hence
+        # the lock around every change to the pending list.
+        with self._lock:
+            self._revoked_during_poll |= revoked
+            before = len(self._pending)
+            self._pending = [r for r in self._pending if TopicPartition(r.topic, r.partition) not in revoked]
+            dropped = before - len(self._pending)
+        log.info("partitions revoked: %d; dropped %d unscored records", len(revoked), dropped)
 
     def next_batch(self, stop: threading.Event) -> Batch:
         """Up to `max_batch` records; returns when full, when `max_linger_ms` has passed since the
         first record arrived, or when `stop` is set (possibly empty)."""
-        self._pending = []
+        with self._lock:
+            self._pending = []
         first_at: float | None = None
         while not stop.is_set() and len(self._pending) < self._max_batch:
             if first_at is None:
@@ -99,17 +105,22 @@ class KafkaSource:
                 if left <= 0:
                     break
                 timeout_ms = max(1, int(left * 1000))
+            with self._lock:
+                self._revoked_during_poll = set()
             polled = self.consumer.poll(
                 timeout_ms=timeout_ms, max_records=self._max_batch - len(self._pending)
             )
-            for tp, msgs in polled.items():
-                for m in msgs:
-                    self._pending.append(
-                        RawRecord(tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp)
+            with self._lock:
+                for tp, msgs in polled.items():
+                    if tp in self._revoked_during_poll:  # its new owner reads them again
+                        continue
+                    self._pending.extend(
+                        RawRecord(tp.topic, tp.partition, m.offset, m.key, m.value, m.timestamp) for m in msgs
                     )
             if self._pending and first_at is None:
                 first_at = time.monotonic()
-        batch, self._pending = Batch(self._pending), []
+        with self._lock:
+            batch, self._pending = Batch(self._pending), []
         return batch
 
     def commit(self, batch: Batch) -> None:
