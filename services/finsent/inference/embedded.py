@@ -60,7 +60,7 @@ class EmbeddedBackend:
         name: str,
         *,
         max_length: int = 128,
-        infer_batch: int = 32,
+        infer_batch: int = 16,
         threads: int = 0,
         poll_s: float = 30.0,
     ) -> None:
@@ -81,6 +81,10 @@ class EmbeddedBackend:
                 target=self._poll, args=(poll_s,), name="model-poller", daemon=True
             )
             self._poller.start()
+
+    @property
+    def infer_batch(self) -> int:
+        return self._infer_batch
 
     def _load(self, version: int) -> OnnxModel:
         folder = version_dir(self._repo, self._name, version)
