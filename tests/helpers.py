@@ -82,6 +82,16 @@ def committed_total(bootstrap: str, group: str, topic: str) -> int:
         consumer.close(autocommit=False)
 
 
+def wait_committed(bootstrap: str, group: str, topic: str, at_least: int, timeout_s: float) -> int:
+    """Polls the group's committed total until it reaches `at_least` or time runs out; returns it."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        total = committed_total(bootstrap, group, topic)
+        if total >= at_least or time.monotonic() >= deadline:
+            return total
+        time.sleep(0.1)
+
+
 def news(item_id: str, text: str | None = None, **extra: object) -> bytes:
     return json.dumps(
         {
@@ -132,7 +142,7 @@ class Scorer:
             *extra,
         ]
         self._log_file = log.open("ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "FINSENT_PROGRESS_S": "1"}
         self.proc = subprocess.Popen(args, stdout=self._log_file, stderr=subprocess.STDOUT, env=env, cwd=REPO)
 
     def signal(self, sig: int) -> None:

@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from finsent.contracts import DeadLetter, ScoredItem
-from helpers import Scorer, committed_total, consume, fresh_topics, news, produce
+from helpers import Scorer, committed_total, consume, fresh_topics, news, produce, wait_committed
 
 pytestmark = pytest.mark.kafka
 
@@ -70,10 +70,7 @@ def test_sigkill_mid_stream_loses_nothing(kafka, model_repo, tmp_path):
     produce(kafka, topics.news, [news(i) for i in ids])
     log = tmp_path / "scorer.log"
     first = Scorer(kafka, topics, model_repo, "--max-batch", "64", log=log)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and committed_total(kafka, topics.group, topics.news) < 200:
-        time.sleep(0.2)
-    assert committed_total(kafka, topics.group, topics.news) >= 200, first.output()[-2000:]
+    assert wait_committed(kafka, topics.group, topics.news, 200, 90) >= 200, first.output()[-2000:]
     first.signal(signal.SIGKILL)
     first.wait()
     assert committed_total(kafka, topics.group, topics.news) < len(ids), "killed too late to prove anything"
@@ -96,16 +93,23 @@ def test_two_scorers_share_the_partitions(kafka, model_repo, tmp_path):
         ids = [f"s{i}" for i in range(900)]
         produce(kafka, topics.news, [news(i) for i in ids], keys=[i.encode() for i in ids])
         scored = consume(kafka, topics.scored, expect=len(ids), timeout_s=120, settle_s=4)
+        # Read before stopping: once one leaves the group, the other takes all 6 partitions.
+        outputs = [a.output(), b.output()]
     finally:
         a.stop()
         b.stop()
     counts = Counter(ScoredItem.model_validate_json(r.value).id for r in scored)
-    assert set(counts) == set(ids)
+    assert set(counts) == set(ids), (
+        f"{len(counts)} of {len(ids)} scored; logs: {[o[-1500:] for o in outputs]}"
+    )
     assert max(counts.values()) == 1, [k for k, v in counts.items() if v > 1][:5]
-    # Both processes ended up owning a share of the 6 partitions.
-    for scorer in (a, b):
-        shares = re.findall(r"assigned (\d+) partitions", scorer.output())
-        assert shares and 0 < int(shares[-1]) < 6, scorer.output()[-1500:]
+    for out in outputs:
+        # Both processes own a share of the 6 partitions...
+        shares = re.findall(r"assigned (\d+) partitions", out)
+        assert shares and 0 < int(shares[-1]) < 6, out[-1500:]
+    # ...and their progress lines (every second here) account for every message between them.
+    last_counts = [re.findall(r"progress: (\d+) scored", out) for out in outputs]
+    assert all(last_counts) and sum(int(c[-1]) for c in last_counts) == len(ids), outputs
 
 
 def test_sigterm_finishes_batch_and_commits(kafka, model_repo, tmp_path):
@@ -114,9 +118,7 @@ def test_sigterm_finishes_batch_and_commits(kafka, model_repo, tmp_path):
     produce(kafka, topics.news, [news(i) for i in ids])
     log = tmp_path / "scorer.log"
     first = Scorer(kafka, topics, model_repo, "--max-batch", "50", log=log)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and committed_total(kafka, topics.group, topics.news) < 100:
-        time.sleep(0.1)
+    assert wait_committed(kafka, topics.group, topics.news, 100, 90) >= 100, first.output()[-2000:]
     first.signal(signal.SIGTERM)
     assert first.wait(timeout=60) == 0, first.output()[-2000:]
     assert "stopped cleanly" in first.output()

@@ -21,7 +21,7 @@ from finsent.contracts import ScoredItem
 from finsent.inference.backend import BackendUnavailable
 from finsent.inference.embedded import EmbeddedBackend
 from finsent.inference.model_repo import latest_version
-from helpers import Scorer, committed_total, consume, fresh_topics, news, produce
+from helpers import Scorer, committed_total, consume, fresh_topics, news, produce, wait_committed
 from stack import free_port
 
 pytest.importorskip("tritonclient.grpc")
@@ -200,10 +200,7 @@ def test_new_version_mid_stream_and_triton_killed_mid_stream(kafka, served, tmp_
         log=tmp_path / "scorer.log",
     )
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and committed_total(kafka, topics.group, topics.news) < 300:
-            time.sleep(0.2)
-        assert committed_total(kafka, topics.group, topics.news) >= 300, scorer.output()[-2000:]
+        assert wait_committed(kafka, topics.group, topics.news, 300, 120) >= 300, scorer.output()[-2000:]
         # 1. A new version appears while the stream runs.
         new_version = add_version(served["repo"], served["source"])
         time.sleep(4)  # Triton polls every second and loads it

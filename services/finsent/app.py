@@ -8,7 +8,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -95,6 +95,7 @@ def pipeline_options(settings: Settings) -> PipelineOptions:
         dlq_payload_limit=settings.dlq_payload_limit,
         include_text=settings.scored_include_text,
         produce_retries=settings.produce_retries,
+        progress_s=settings.progress_s,
     )
 
 
@@ -327,7 +328,8 @@ def run_embedded(settings: Settings, stop: threading.Event | None = None) -> Sum
         MemorySink(),
         recent=RecentIds(settings.dedup_size, settings.dedup_ttl_s),
         metrics=metrics,
-        options=pipeline_options(settings),
+        # The progress bar already says it; log lines would only break the bar.
+        options=replace(pipeline_options(settings), progress_s=0.0),
         on_batch=on_batch,
         extractor=build_extractor(settings),
     )

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
             description="times a batch whose results could not be produced is retried before exiting",
         ),
     ] = 5
+    progress_s: Annotated[
+        float,
+        Field(ge=0, description="seconds between progress lines in the log (counts, lag); 0 = off"),
+    ] = 30.0
 
     # --- Triton ----------------------------------------------------------------------------------
     triton: Annotated[

@@ -42,6 +42,9 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> Non
         admin.close()
 
 
+IDLE_RETURN_S = 1.0
+
+
 class _Revocations(ConsumerRebalanceListener):
     def __init__(self, source: KafkaSource) -> None:
         self._source = source
@@ -93,12 +96,16 @@ class KafkaSource:
 
     def next_batch(self, stop: threading.Event) -> Batch:
         """Up to `max_batch` records; returns when full, when `max_linger_ms` has passed since the
-        first record arrived, or when `stop` is set (possibly empty)."""
+        first record arrived, or empty when `stop` is set or nothing came for IDLE_RETURN_S (so that
+        the caller's housekeeping, such as lag and progress, runs while the topic is quiet)."""
         with self._lock:
             self._pending = []
         first_at: float | None = None
+        called_at = time.monotonic()
         while not stop.is_set() and len(self._pending) < self._max_batch:
             if first_at is None:
+                if time.monotonic() - called_at >= IDLE_RETURN_S:
+                    break
                 timeout_ms = 500
             else:
                 left = self._linger_s - (time.monotonic() - first_at)

@@ -54,6 +54,25 @@ class PipelineOptions:
     produce_retries: int = 5
     backend_retry_s: float = 1.0
     backend_retry_max_s: float = 10.0
+    progress_s: float = 0.0  # 0: no progress lines
+
+
+@dataclass
+class Progress:
+    """Running totals for the operator's progress line."""
+
+    batches: int = 0
+    scored: int = 0
+    dead: int = 0
+    duplicates: int = 0
+    logged_at: float = field(default_factory=time.monotonic)
+    logged: tuple[int, int, int] = (0, 0, 0)
+
+    def add(self, out: BatchOutcome) -> None:
+        self.batches += 1
+        self.scored += len(out.scored)
+        self.dead += len(out.dead)
+        self.duplicates += out.duplicates
 
 
 class ScoringPipeline:
@@ -74,6 +93,7 @@ class ScoringPipeline:
         self.options = options or PipelineOptions()
         self.on_batch = on_batch
         self.extractor = extractor
+        self.progress = Progress()
 
     # -- one batch, stage by stage ---------------------------------------------------------------
     def score_batch(self, batch: Batch) -> BatchOutcome:
@@ -131,6 +151,24 @@ class ScoringPipeline:
         for d in out.dead:
             m.rejected.labels(reason=d.reason).inc()
 
+    def _log_progress(self, lag: int | None) -> None:
+        p = self.progress
+        every = self.options.progress_s
+        now = time.monotonic()
+        if not every or now - p.logged_at < every:
+            return
+        totals = (p.scored, p.dead, p.duplicates)
+        p.logged_at = now
+        if totals == p.logged and not lag:
+            return  # idle and caught up: nothing worth a line
+        p.logged = totals
+        log.info(
+            "progress: %d scored, %d dead letters, %d duplicates in %d batches; lag %s",
+            *totals,
+            p.batches,
+            "unknown" if lag is None else lag,
+        )
+
     # -- the loop --------------------------------------------------------------------------------
     def run(self, stop: threading.Event, *, until: threading.Event | None = None) -> None:
         """Run until `stop` is set (the batch in flight is finished and committed first) or, for a
@@ -140,7 +178,15 @@ class ScoringPipeline:
         lag_at = 0.0
         self.metrics.ready.set(1)
         self.metrics.set_model(self.backend.model.name, self.backend.model.version)
+        lag: int | None = None
         while not stop.is_set():
+            if time.monotonic() - lag_at >= LAG_EVERY_S:
+                # Asking the broker for end offsets costs a round trip: not on every batch.
+                lag_at = time.monotonic()
+                lag = self.source.lag()
+                if lag is not None:
+                    self.metrics.consumer_lag.set(lag)
+            self._log_progress(lag)
             batch = self.source.next_batch(stop)
             if not batch.records:
                 if until is not None and until.is_set():
@@ -177,13 +223,8 @@ class ScoringPipeline:
                 stop.wait(min(2**produce_failures, 30))
                 continue
             produce_failures = 0
+            self.progress.add(out)
             self.metrics.batch_seconds.observe(time.perf_counter() - started)
             self.metrics.set_model(self.backend.model.name, self.backend.model.version)
-            if time.monotonic() - lag_at >= LAG_EVERY_S:
-                # Asking the broker for end offsets costs a round trip: not on every batch.
-                lag_at = time.monotonic()
-                lag = self.source.lag()
-                if lag is not None:
-                    self.metrics.consumer_lag.set(lag)
             if self.on_batch is not None:
                 self.on_batch(out)
