@@ -296,7 +296,11 @@ def main() -> int:
         "messages": len(texts),
         "texts": text_source,
         "model_format": fmt,
-        "settings": {"max_batch": args.max_batch, "max_linger_ms": args.linger_ms, "infer_batch": backend.infer_batch},
+        "settings": {
+            "max_batch": args.max_batch,
+            "max_linger_ms": args.linger_ms,
+            "infer_batch": backend.infer_batch,
+        },
         "rounds": rounds,
         "msgs_per_s_median": {
             **{k: round(v, 1) for k, v in med.items() if k != "triton_mean_batch"},
