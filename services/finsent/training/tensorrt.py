@@ -1,7 +1,7 @@
 """`finsent export --format tensorrt`: a TensorRT engine (fp16) from an exported ONNX version.
 
-Needs an NVIDIA GPU, `torch` with CUDA and the `tensorrt` Python package (the official
-Triton/TensorRT containers have them). Optimisation profile: batch 1..max_batch, sequence
+Needs an NVIDIA GPU, `torch` with CUDA and the `tensorrt` Python package, version 10 or newer (the
+official Triton/TensorRT containers have them). Optimisation profile: batch 1..max_batch, sequence
 8..max_length, optimum at 32 x 64. Before the engine goes into the next version of
 `<repo>/<name>_trt/` (model.plan and a manifest), its logits are checked against the fp32 ONNX
 model it was built from; an engine outside the tolerance is not written."""
@@ -52,12 +52,15 @@ class TrtEngine:
         if self._engine is None:
             raise RuntimeError("TensorRT could not deserialise the engine (built by another version or GPU?)")
         self._context = self._engine.create_execution_context()
+        pairs = (
+            ("int64", torch.int64),
+            ("int32", torch.int32),
+            ("float32", torch.float32),
+            ("float16", torch.float16),
+        )
         to_torch = {
-            trt.int64: torch.int64,
-            trt.int32: torch.int32,
-            trt.float32: torch.float32,
-            trt.float16: torch.float16,
-        }
+            getattr(trt, name): dtype for name, dtype in pairs if hasattr(trt, name)
+        }  # int64: TRT >= 10
         self._dtypes = {
             name: to_torch[self._engine.get_tensor_dtype(name)]
             for name in ("input_ids", "attention_mask", "logits")
@@ -69,7 +72,10 @@ class TrtEngine:
         out = torch.empty((batch, len(LABELS)), dtype=self._dtypes["logits"], device="cuda")
         for name, tensor in (("input_ids", input_ids), ("attention_mask", attention_mask)):
             tensor = tensor.to(device="cuda", dtype=self._dtypes[name]).contiguous()
-            self._context.set_input_shape(name, (batch, width))
+            if not self._context.set_input_shape(name, (batch, width)):
+                raise ValueError(
+                    f"{name} shape {(batch, width)} is outside the engine's optimisation profile"
+                )
             self._context.set_tensor_address(name, tensor.data_ptr())
             setattr(self, f"_keep_{name}", tensor)  # alive until the stream has run
         self._context.set_tensor_address("logits", out.data_ptr())
