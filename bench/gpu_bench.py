@@ -162,15 +162,19 @@ def main() -> int:
         runners["tensorrt_fp16"] = engine.run
 
     encoder = TextEncoder(args.model / "tokenizer.json", 128)
-    if onnx_dir:
-        reference = OnnxModel(onnx_dir, max_length=128).logits(texts, 128)
+    cpu = OnnxModel(onnx_dir, max_length=128) if onnx_dir else None
+    if cpu:
+        reference = cpu.logits(texts, 128)
         with torch.inference_mode():
             for key in ("torch_fp32", "torch_fp16"):
-                got = np.empty_like(reference)
-                for chunk in encoder.chunks(texts, 128):
-                    ids = torch.from_numpy(chunk.input_ids).to(device)
-                    mask = torch.from_numpy(chunk.attention_mask).to(device)
-                    got[chunk.index] = runners[key](ids, mask).float().cpu().numpy()
+
+                def on_device(chunk: Any, fn: Callable[[Any, Any], Any] = runners[key]) -> np.ndarray:
+                    ids, mask = (
+                        torch.from_numpy(a).to(device) for a in (chunk.input_ids, chunk.attention_mask)
+                    )
+                    return fn(ids, mask).float().cpu().numpy()
+
+                got = encoder.map_chunks(texts, 128, on_device, reference.shape[1])
                 results[f"{key}_vs_onnx_fp32"] = {
                     "max_abs_logit_diff": float(np.abs(got - reference).max()),
                     "argmax_agreement": float((got.argmax(1) == reference.argmax(1)).mean()),
@@ -186,8 +190,7 @@ def main() -> int:
             row = table[case] = {"mean_tokens": float(np.mean([d[0].shape[1] for d in data]))}
             for key, fn in runners.items():
                 row[f"{key}_seq_per_s"] = round(throughput(fn, data), 1)
-            if onnx_dir and size > 1:
-                cpu = OnnxModel(onnx_dir, max_length=128)
+            if cpu and size > 1:
                 cpu_data = [(i.cpu().numpy(), m.cpu().numpy()) for i, m in data[:4]]
                 t0 = time.perf_counter()
                 for ids, mask in cpu_data:

@@ -18,7 +18,7 @@ import onnxruntime as ort
 from finsent.contracts import LABELS, ModelRef
 from finsent.inference.backend import ScoreResult, softmax
 from finsent.inference.model_repo import ModelNotFound, latest_version, read_manifest, version_dir
-from finsent.inference.tokenize import TextEncoder
+from finsent.inference.tokenize import Chunk, TextEncoder
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +42,11 @@ class OnnxModel:
         )
 
     def logits(self, texts: Sequence[str], chunk_size: int) -> np.ndarray:
-        out = np.empty((len(texts), len(LABELS)), dtype=np.float32)
-        for chunk in self.encoder.chunks(texts, chunk_size):
-            (logits,) = self.session.run(
-                ["logits"], {"input_ids": chunk.input_ids, "attention_mask": chunk.attention_mask}
-            )
-            out[chunk.index] = logits
-        return out
+        def run(chunk: Chunk) -> np.ndarray:
+            feed = {"input_ids": chunk.input_ids, "attention_mask": chunk.attention_mask}
+            return self.session.run(["logits"], feed)[0]
+
+        return self.encoder.map_chunks(texts, chunk_size, run, len(LABELS))
 
 
 class EmbeddedBackend:

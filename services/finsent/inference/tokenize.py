@@ -6,7 +6,7 @@ at sequence length 8, and the extra padding is masked, so it changes no score.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,3 +47,12 @@ class TextEncoder:
                 ids[row, :n] = encodings[i].ids
                 mask[row, :n] = 1
             yield Chunk(index=index, input_ids=ids, attention_mask=mask)
+
+    def map_chunks(
+        self, texts: Sequence[str], chunk_size: int, run: Callable[[Chunk], np.ndarray], width: int
+    ) -> np.ndarray:
+        """`run` on every chunk, its rows put back in the order of `texts`: a (len(texts), width) array."""
+        out = np.empty((len(texts), width), dtype=np.float32)
+        for chunk in self.chunks(texts, chunk_size):
+            out[chunk.index] = run(chunk)
+        return out

@@ -19,7 +19,7 @@ import numpy as np
 
 from finsent.contracts import LABELS
 from finsent.inference.model_repo import MANIFEST, Manifest, version_dir, versions
-from finsent.inference.tokenize import TextEncoder
+from finsent.inference.tokenize import Chunk, TextEncoder
 from finsent.training.data import load, sha256
 from finsent.training.train import EVAL_SPLIT_FILE
 
@@ -84,12 +84,11 @@ class TrtEngine:
         return out.float()
 
     def logits(self, encoder: TextEncoder, texts: list[str], chunk_size: int) -> np.ndarray:
-        torch = self._torch
-        out = np.empty((len(texts), len(LABELS)), dtype=np.float32)
-        for chunk in encoder.chunks(texts, chunk_size):
-            got = self.run(torch.from_numpy(chunk.input_ids), torch.from_numpy(chunk.attention_mask))
-            out[chunk.index] = got.cpu().numpy()
-        return out
+        def run(chunk: Chunk) -> np.ndarray:
+            ids, mask = (self._torch.from_numpy(a) for a in (chunk.input_ids, chunk.attention_mask))
+            return self.run(ids, mask).cpu().numpy()
+
+        return encoder.map_chunks(texts, chunk_size, run, len(LABELS))
 
 
 def check_engine(
@@ -98,9 +97,9 @@ def check_engine(
     """Engine vs the fp32 ONNX model on `texts`; raises EngineCheckFailed outside the tolerance."""
     from finsent.inference.embedded import OnnxModel
 
-    reference = OnnxModel(onnx_dir, max_length=max_length).logits(texts, max_batch)
-    encoder = TextEncoder(onnx_dir / "tokenizer.json", max_length)
-    got = TrtEngine(plan).logits(encoder, texts, max_batch)
+    onnx = OnnxModel(onnx_dir, max_length=max_length)
+    reference = onnx.logits(texts, max_batch)
+    got = TrtEngine(plan).logits(onnx.encoder, texts, max_batch)
     checks = {
         "compared_on": len(texts),
         "max_abs_logit_diff": float(np.abs(reference - got).max()),
