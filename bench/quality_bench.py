@@ -41,6 +41,21 @@ def throughput(fn, texts: list[str], repeats: int = 2) -> float:
     return best
 
 
+def splits(data: Path, seed: int) -> dict:
+    """The benchmark's data: FPB 50agree de-duplicated and split 80/20 stratified (`fpb_train`,
+    `fpb_test`, `fpb_report`) and, when the file is there, twitter_fin_train split the same way
+    (`tw_train`, `tw_test`). quality_sweep.py uses the same splits."""
+    from finsent.training.data import load, stratified_split
+
+    fpb, fpb_report = load([data / "fpb_50agree.csv"])
+    out: dict = {"fpb_report": fpb_report}
+    out["fpb_train"], out["fpb_test"] = stratified_split(fpb, 0.2, seed)
+    if (data / "twitter_fin_train.csv").is_file():
+        tw, _ = load([data / "twitter_fin_train.csv"])
+        out["tw_train"], out["tw_test"] = stratified_split(tw, 0.2, seed)
+    return out
+
+
 def run_recipe(name: str, train_sets, tests: dict, args) -> dict:
     from transformers import AutoTokenizer
 
@@ -142,10 +157,8 @@ def main() -> int:
         print(f"skipped: {SHARED} is not here (the labelled data is not part of the repository)")
         return 0
 
-    from finsent.training.data import load, stratified_split
-
-    fpb, fpb_report = load([SHARED / "fpb_50agree.csv"])
-    fpb_train, fpb_test = stratified_split(fpb, 0.2, args.seed)
+    data = splits(SHARED, args.seed)
+    fpb_train, fpb_test, fpb_report = data["fpb_train"], data["fpb_test"], data["fpb_report"]
     result: dict = {
         "benchmark": "quality",
         "when": datetime.now(UTC).isoformat(),
@@ -156,7 +169,7 @@ def main() -> int:
         },
         "fpb": {
             "rows": fpb_report.rows,
-            "unique": len(fpb),
+            "unique": len(fpb_train) + len(fpb_test),
             "conflicts_dropped": fpb_report.conflicts_dropped,
             "train": len(fpb_train),
             "test": len(fpb_test),
@@ -170,9 +183,8 @@ def main() -> int:
         result["recipes"]["A_fpb"] = run_recipe("A", [fpb_train], {"fpb_test": fpb_test}, args)
         print(json.dumps(result["recipes"]["A_fpb"]["tests"]["fpb_test"]["torch"]), flush=True)
         save(args.out, result)  # a long run keeps what it has measured
-    if "B" in recipes and (SHARED / "twitter_fin_train.csv").is_file():
-        tw, _ = load([SHARED / "twitter_fin_train.csv"])
-        tw_train, tw_test = stratified_split(tw, 0.2, args.seed)
+    if "B" in recipes and "tw_train" in data:
+        tw_train, tw_test = data["tw_train"], data["tw_test"]
         print("recipe B: FPB + twitter", flush=True)
         result["recipes"]["B_fpb_twitter"] = run_recipe(
             "B", [fpb_train, tw_train], {"fpb_test": fpb_test, "twitter_test": tw_test}, args

@@ -36,6 +36,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "services"))
 
+from quality_bench import splits as benchmark_splits  # noqa: E402 - the same data, the same splits
+
 DEFAULTS = {
     "pooling": "mean",
     "lr": 8e-5,
@@ -62,18 +64,6 @@ def configs(sample: int, rng: random.Random) -> list[dict[str, Any]]:
     return first + rest[: max(0, sample - len(first))]
 
 
-def _splits(data: Path) -> dict[str, Any]:
-    from finsent.training.data import load, stratified_split
-
-    fpb, _ = load([data / "fpb_50agree.csv"])
-    fpb_train, fpb_test = stratified_split(fpb, 0.2, 42)
-    out = {"fpb_train": fpb_train, "fpb_test": fpb_test}
-    if (data / "twitter_fin_train.csv").is_file():
-        tw, _ = load([data / "twitter_fin_train.csv"])
-        out["tw_train"], out["tw_test"] = stratified_split(tw, 0.2, 42)
-    return out
-
-
 def run_one(job: dict[str, Any]) -> dict[str, Any]:
     """One fine-tune in a worker process; returns validation and test figures."""
     import numpy as np
@@ -86,7 +76,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     from finsent.training.train import TrainConfig, predict_torch, train
 
     torch.set_num_threads(2)
-    splits = _splits(Path(job["data"]))
+    splits = benchmark_splits(Path(job["data"]), 42)
     train_all = list(splits["fpb_train"])
     tests = {"fpb_test": splits["fpb_test"]}
     if job["recipe"] == "B":
