@@ -47,19 +47,23 @@ def consume(
 ) -> list:
     """Read `topic` from the beginning until `expect` records have arrived (then `settle_s` more, so
     that extra records would be seen) or `timeout_s` passes."""
+    # Explicit assignment, not subscribe(): a group-less subscription in kafka-python assigns
+    # partitions from a metadata-update callback, and about once in 50 runs here it assigned none
+    # and read nothing for the whole timeout (seen in CI as "0 of 900 scored").
     consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-        api_version=API_VERSION,
-        consumer_timeout_ms=500,
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, api_version=API_VERSION
     )
-    out: list = []
     deadline = time.monotonic() + timeout_s
+    partitions = consumer.partitions_for_topic(topic)
+    while not partitions and time.monotonic() < deadline:
+        time.sleep(0.2)
+        partitions = consumer.partitions_for_topic(topic)
+    assignment = [TopicPartition(topic, p) for p in sorted(partitions or ())]
+    consumer.assign(assignment)
+    consumer.seek_to_beginning(*assignment)
+    out: list = []
     reached_at: float | None = None
-    while time.monotonic() < deadline:
+    while assignment and time.monotonic() < deadline:
         for batch in consumer.poll(timeout_ms=300).values():
             out.extend(batch)
         if len(out) >= expect:
