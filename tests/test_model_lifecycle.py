@@ -109,6 +109,22 @@ def test_export_load_score_and_onnx_matches_torch(tiny_model, tmp_path):
     )
     np.testing.assert_allclose(onnx_logits, torch_logits, atol=1e-3)
 
+    # Lanes run chunks concurrently and scatter rows back: same logits, same order, any lane count.
+    many = [f"{t} ({i})" * (1 + i % 5) for i, t in enumerate(texts * 10)]
+    one_lane = OnnxModel(folder, max_length=128, threads=1).logits(many, chunk_size=4)
+    for lanes in (2, 3):
+        np.testing.assert_allclose(
+            OnnxModel(folder, max_length=128, threads=lanes).logits(many, chunk_size=4),
+            one_lane,
+            atol=1e-5,
+        )
+    # A small batch is split so every lane gets work (6 texts on 3 lanes: chunks of 2, not 4).
+    np.testing.assert_allclose(
+        OnnxModel(folder, max_length=128, threads=3).logits(many[:6], chunk_size=4),
+        one_lane[:6],
+        atol=1e-5,
+    )
+
     backend = EmbeddedBackend(repo, "finsent_sentiment", poll_s=0)
     result = backend.score(texts)
     assert result.model.version == "1"

@@ -7,6 +7,7 @@ at sequence length 8, and the extra padding is masked, so it changes no score.""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,10 +50,22 @@ class TextEncoder:
             yield Chunk(index=index, input_ids=ids, attention_mask=mask)
 
     def map_chunks(
-        self, texts: Sequence[str], chunk_size: int, run: Callable[[Chunk], np.ndarray], width: int
+        self,
+        texts: Sequence[str],
+        chunk_size: int,
+        run: Callable[[Chunk], np.ndarray],
+        width: int,
+        executor: Executor | None = None,
     ) -> np.ndarray:
-        """`run` on every chunk, its rows put back in the order of `texts`: a (len(texts), width) array."""
+        """`run` on every chunk, its rows put back in the order of `texts`: a (len(texts), width) array.
+
+        With an `executor`, chunks run concurrently on its workers."""
         out = np.empty((len(texts), width), dtype=np.float32)
-        for chunk in self.chunks(texts, chunk_size):
-            out[chunk.index] = run(chunk)
+        chunks = self.chunks(texts, chunk_size)
+        if executor is None:
+            for chunk in chunks:
+                out[chunk.index] = run(chunk)
+            return out
+        for chunk, result in executor.map(lambda c: (c, run(c)), chunks):
+            out[chunk.index] = result
         return out
