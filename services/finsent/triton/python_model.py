@@ -3,12 +3,17 @@ with ONNX Runtime on CPU. `finsent export` copies this file into every version f
 
 Contract: inputs `input_ids`, `attention_mask` (INT64, [batch, sequence]) -> output `logits`
 (FP32, [batch, 3]). Inputs are ragged (`allow_ragged_batch`): requests of different sequence
-lengths are batched by Triton and padded together here, so dynamic batching really merges them."""
+lengths are batched by Triton and merged here: all rows of the merged batch are sorted by length and
+run in chunks of `ORT_CHUNK` rows, each padded only to its own longest row, on `ORT_THREADS` lanes
+(single-threaded ONNX Runtime runs, concurrently). This mirrors FinSent's embedded backend
+(finsent.inference.embedded); it is repeated here because this file runs inside Triton's Python
+backend stub, which must not need the finsent package."""
 
 from __future__ import annotations
 
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,37 +24,59 @@ import triton_python_backend_utils as pb_utils  # provided by Triton's Python ba
 class TritonPythonModel:
     def initialize(self, args: dict) -> None:
         version_dir = Path(args["model_repository"]) / args["model_version"]
+        params = json.loads(args["model_config"]).get("parameters", {})
+
+        def param(key: str) -> int:
+            return int(params.get(key, {}).get("string_value", "0") or 0)
+
+        self.lanes = param("ORT_THREADS") or (os.cpu_count() or 1)
+        self.chunk = param("ORT_CHUNK") or 16
         opts = ort.SessionOptions()
-        config = json.loads(args["model_config"])
-        threads = int(config.get("parameters", {}).get("ORT_THREADS", {}).get("string_value", "0") or 0)
-        opts.intra_op_num_threads = threads or (os.cpu_count() or 1)
+        opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(
             str(version_dir / "model.onnx"), sess_options=opts, providers=["CPUExecutionProvider"]
         )
+        self.pool = ThreadPoolExecutor(self.lanes, thread_name_prefix="ort")
+
+    def _run(self, ids: np.ndarray, mask: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        width = max(int(lengths.max()), 1)
+        (logits,) = self.session.run(
+            ["logits"], {"input_ids": ids[:, :width], "attention_mask": mask[:, :width]}
+        )
+        return logits
 
     def execute(self, requests: list) -> list:
-        ids_list, mask_list = [], []
+        rows, masks = [], []
         for request in requests:
-            ids_list.append(pb_utils.get_input_tensor_by_name(request, "input_ids").as_numpy())
-            mask_list.append(pb_utils.get_input_tensor_by_name(request, "attention_mask").as_numpy())
-        rows = [ids.reshape(-1, ids.shape[-1]) for ids in ids_list]
-        masks = [m.reshape(-1, m.shape[-1]) for m in mask_list]
+            ids = pb_utils.get_input_tensor_by_name(request, "input_ids").as_numpy()
+            mask = pb_utils.get_input_tensor_by_name(request, "attention_mask").as_numpy()
+            rows.append(ids.reshape(-1, ids.shape[-1]))
+            masks.append(mask.reshape(-1, mask.shape[-1]))
         width = max(r.shape[1] for r in rows)
         ids = np.zeros((sum(r.shape[0] for r in rows), width), dtype=np.int64)
         mask = np.zeros_like(ids)
         start = 0
         for r, m in zip(rows, masks, strict=True):
             ids[start : start + r.shape[0], : r.shape[1]] = r
-            mask[start : start + r.shape[0], : m.shape[1]] = m
+            mask[start : start + m.shape[0], : m.shape[1]] = m
             start += r.shape[0]
-        (logits,) = self.session.run(["logits"], {"input_ids": ids, "attention_mask": mask})
+        # Real length = last unmasked position + 1 (masks are right-padded).
+        lengths = np.where(mask.any(axis=1), width - np.argmax(mask[:, ::-1], axis=1), 0)
+        order = np.argsort(lengths, kind="stable")
+        size = max(1, min(self.chunk, -(-len(order) // self.lanes)))
+        parts = [order[i : i + size] for i in range(0, len(order), size)]
+        logits = np.empty((len(order), 3), dtype=np.float32)
+        results = self.pool.map(lambda idx: self._run(ids[idx], mask[idx], lengths[idx]), parts)
+        for idx, out in zip(parts, results, strict=True):
+            logits[idx] = out
         responses, start = [], 0
         for r in rows:
-            out = logits[start : start + r.shape[0]].astype(np.float32)
+            out = logits[start : start + r.shape[0]]
             start += r.shape[0]
             responses.append(pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("logits", out)]))
         return responses
 
     def finalize(self) -> None:
+        self.pool.shutdown(wait=True)
         self.session = None
