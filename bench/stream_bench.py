@@ -60,14 +60,20 @@ def texts_for(n: int) -> tuple[list[str], str]:
     return picked, source
 
 
-def start_kafka(port: int) -> str:
-    env = {
+def kafka_env(port: int) -> dict[str, str]:
+    return {
         **os.environ,
         "FINSENT_KAFKA_PORT": str(port),
         "FINSENT_KAFKA_DIR": str(REPO / ".cache" / f"bench-kafka-{port}"),
     }
-    subprocess.run([REPO / "deploy" / "kafka" / "kafka.sh", "start"], env=env, check=True)
-    return f"127.0.0.1:{port}"
+
+
+def start_kafka(port: int) -> tuple[str, bool]:
+    """The broker's address, and whether it was already running (then it is left running)."""
+    script = REPO / "deploy" / "kafka" / "kafka.sh"
+    was_running = subprocess.run([script, "status"], env=kafka_env(port), capture_output=True).returncode == 0
+    subprocess.run([script, "start"], env=kafka_env(port), check=True)
+    return f"127.0.0.1:{port}", was_running
 
 
 def produce_all(bootstrap: str, topic: str, texts: list[str]) -> None:
@@ -248,7 +254,7 @@ def main() -> int:
     backend = EmbeddedBackend(repo, "finsent_sentiment", poll_s=0)
     fmt = read_manifest(repo / "finsent_sentiment" / backend.model.version).format
     texts, text_source = texts_for(args.n)
-    bootstrap = start_kafka(args.port)
+    bootstrap, kafka_was_running = start_kafka(args.port)
     triton = None
     if args.triton:
         from finsent.inference.triton_backend import TritonBackend
@@ -318,6 +324,10 @@ def main() -> int:
     if triton is not None:
         triton.close()
         subprocess.run([REPO / "deploy" / "triton" / "triton.sh", "stop"], env=triton_env, check=False)
+    if not kafka_was_running:
+        subprocess.run(
+            [REPO / "deploy" / "kafka" / "kafka.sh", "stop"], env=kafka_env(args.port), check=False
+        )
     return 0
 
 
