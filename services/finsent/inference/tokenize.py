@@ -61,11 +61,7 @@ class TextEncoder:
 
         With an `executor`, chunks run concurrently on its workers."""
         out = np.empty((len(texts), width), dtype=np.float32)
-        chunks = self.chunks(texts, chunk_size)
-        if executor is None:
-            for chunk in chunks:
-                out[chunk.index] = run(chunk)
-            return out
-        for chunk, result in executor.map(lambda c: (c, run(c)), chunks):
+        mapper = executor.map if executor is not None else map
+        for chunk, result in mapper(lambda c: (c, run(c)), self.chunks(texts, chunk_size)):
             out[chunk.index] = result
         return out
