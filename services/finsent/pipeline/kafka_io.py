@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -43,6 +43,7 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> Non
 
 
 IDLE_RETURN_S = 1.0
+BUSY_POLL_S = 0.02
 
 
 class _Revocations(ConsumerRebalanceListener):
@@ -68,6 +69,7 @@ class KafkaSource:
         # Never held while calling the consumer: kafka-python holds its own locks around callbacks.
         self._lock = threading.Lock()
         self._revoked_during_poll: set[TopicPartition] = set()
+        self._revocations = 0
         self.consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group_id,
@@ -88,16 +90,20 @@ class KafkaSource:
         # kafka-python 3 may run this on its IO thread while next_batch() is between polls, hence
         # the lock around every change to the pending list.
         with self._lock:
+            if revoked:  # the first join reports an empty revocation
+                self._revocations += 1
             self._revoked_during_poll |= revoked
             before = len(self._pending)
             self._pending = [r for r in self._pending if TopicPartition(r.topic, r.partition) not in revoked]
             dropped = before - len(self._pending)
         log.info("partitions revoked: %d; dropped %d unscored records", len(revoked), dropped)
 
-    def next_batch(self, stop: threading.Event) -> Batch:
+    def next_batch(self, stop: threading.Event, busy: Callable[[], bool] | None = None) -> Batch:
         """Up to `max_batch` records; returns when full, when `max_linger_ms` has passed since the
-        first record arrived, or empty when `stop` is set or nothing came for IDLE_RETURN_S (so that
-        the caller's housekeeping, such as lag and progress, runs while the topic is quiet)."""
+        first record arrived (and `busy()`, if given, is false: while the scorer is still on the
+        previous batch, more records cost no latency), or empty when `stop` is set or nothing came
+        for IDLE_RETURN_S (so that the caller's housekeeping, such as lag and progress, runs while
+        the topic is quiet)."""
         with self._lock:
             self._pending = []
         first_at: float | None = None
@@ -106,11 +112,15 @@ class KafkaSource:
             if first_at is None:
                 if time.monotonic() - called_at >= IDLE_RETURN_S:
                     break
-                timeout_ms = 500
+                if busy is not None and not busy():
+                    break  # nothing has come and the scorer is free: let it deliver first
+                timeout_ms = 500 if busy is None else int(BUSY_POLL_S * 1000)
             else:
                 left = self._linger_s - (time.monotonic() - first_at)
                 if left <= 0:
-                    break
+                    if busy is None or not busy():
+                        break
+                    left = BUSY_POLL_S
                 timeout_ms = max(1, int(left * 1000))
             with self._lock:
                 self._revoked_during_poll = set()
@@ -129,6 +139,9 @@ class KafkaSource:
         with self._lock:
             batch, self._pending = Batch(self._pending), []
         return batch
+
+    def revocations(self) -> int:
+        return self._revocations
 
     def commit(self, batch: Batch) -> None:
         offsets = {

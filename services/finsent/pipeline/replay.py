@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -27,7 +28,7 @@ class ReplaySource:
     def __len__(self) -> int:
         return len(self._lines)
 
-    def next_batch(self, stop: threading.Event) -> Batch:
+    def next_batch(self, stop: threading.Event, busy: Callable[[], bool] | None = None) -> Batch:
         start, end = self._next, min(self._next + self._max_batch, len(self._lines))
         self._next = end
         if end >= len(self._lines):
@@ -45,6 +46,9 @@ class ReplaySource:
         if batch.records:
             self._next = min(r.offset for r in batch.records)
             self.done.clear()
+
+    def revocations(self) -> int:
+        return 0  # one reader, nothing to hand over
 
     def lag(self) -> int | None:
         return len(self._lines) - self._next

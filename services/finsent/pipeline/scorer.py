@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Protocol
 
 from finsent.contracts import LABELS, SNIPPET_CHARS, DeadLetter, NewsItem, Probs, ScoredItem, utcnow
@@ -26,10 +28,19 @@ log = logging.getLogger(__name__)
 LAG_EVERY_S = 5.0
 
 
+def _running(future: Future[object]) -> bool:
+    return not future.done()
+
+
 class Source(Protocol):
-    def next_batch(self, stop: threading.Event) -> Batch: ...
+    """Where records come from. `next_batch` keeps filling past the linger time while `busy()` (the
+    scorer has not finished the previous batch, so returning early would only wait). `revocations`
+    counts partition revocations, so a batch that straddles one can be recognised."""
+
+    def next_batch(self, stop: threading.Event, busy: Callable[[], bool] | None = None) -> Batch: ...
     def commit(self, batch: Batch) -> None: ...
     def rewind(self, batch: Batch) -> None: ...
+    def revocations(self) -> int: ...
     def lag(self) -> int | None: ...
     def close(self) -> None: ...
 
@@ -44,6 +55,27 @@ class BatchOutcome:
     scored: list[ScoredItem] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
     duplicates: int = 0
+
+
+@dataclass
+class Prepared:
+    """A batch after validation and de-duplication: what is left to score, and what is decided."""
+
+    batch: Batch
+    items: list[NewsItem]
+    outcome: BatchOutcome
+
+
+@dataclass
+class Scored:
+    """A scored batch waiting for delivery and commit."""
+
+    batch: Batch
+    outcome: BatchOutcome
+    started: float
+
+    def ids(self) -> set[str]:
+        return {s.id for s in self.outcome.scored}
 
 
 @dataclass
@@ -96,7 +128,9 @@ class ScoringPipeline:
         self.progress = Progress()
 
     # -- one batch, stage by stage ---------------------------------------------------------------
-    def score_batch(self, batch: Batch) -> BatchOutcome:
+    def prepare(self, batch: Batch, in_flight: Collection[str] = ()) -> Prepared:
+        """Validate and de-duplicate. Runs on the loop's thread: it reads the recent-ids memory,
+        which only that thread changes. `in_flight`: ids scored but not yet delivered."""
         out = BatchOutcome()
         items: list[NewsItem] = []
         in_batch: set[str] = set()
@@ -106,35 +140,44 @@ class ScoringPipeline:
             )
             if isinstance(parsed, DeadLetter):
                 out.dead.append(parsed)
-            elif parsed.id in in_batch or parsed.id in self.recent:
+            elif parsed.id in in_batch or parsed.id in in_flight or parsed.id in self.recent:
                 out.duplicates += 1
             else:
                 in_batch.add(parsed.id)
                 items.append(parsed)
-        if items:
-            started = time.perf_counter()
-            result = self.backend.score([i.text for i in items])
-            self.metrics.inference_seconds.observe(time.perf_counter() - started)
-            now = utcnow()
-            for item, p in zip(items, result.probs, strict=True):
-                probs = Probs(negative=float(p[0]), neutral=float(p[1]), positive=float(p[2]))
-                topics = self.extractor.topics(item.text, item.topics) if self.extractor else item.topics
-                out.scored.append(
-                    ScoredItem(
-                        id=item.id,
-                        topics=topics,
-                        source=item.source,
-                        published_at=item.published_at,
-                        label=LABELS[int(p.argmax())],
-                        probs=probs,
-                        score=probs.positive - probs.negative,
-                        model=result.model,
-                        scored_at=now,
-                        snippet=item.text[:SNIPPET_CHARS],
-                        text=item.text if self.options.include_text else None,
-                    )
+        return Prepared(batch, items, out)
+
+    def infer(self, prepared: Prepared) -> BatchOutcome:
+        """Score the prepared items. Thread-safe: it touches nothing the loop's thread changes."""
+        out, items = prepared.outcome, prepared.items
+        if not items:
+            return out
+        started = time.perf_counter()
+        result = self.backend.score([i.text for i in items])
+        self.metrics.inference_seconds.observe(time.perf_counter() - started)
+        now = utcnow()
+        for item, p in zip(items, result.probs, strict=True):
+            probs = Probs(negative=float(p[0]), neutral=float(p[1]), positive=float(p[2]))
+            topics = self.extractor.topics(item.text, item.topics) if self.extractor else item.topics
+            out.scored.append(
+                ScoredItem(
+                    id=item.id,
+                    topics=topics,
+                    source=item.source,
+                    published_at=item.published_at,
+                    label=LABELS[int(p.argmax())],
+                    probs=probs,
+                    score=probs.positive - probs.negative,
+                    model=result.model,
+                    scored_at=now,
+                    snippet=item.text[:SNIPPET_CHARS],
+                    text=item.text if self.options.include_text else None,
                 )
+            )
         return out
+
+    def score_batch(self, batch: Batch) -> BatchOutcome:
+        return self.infer(self.prepare(batch))
 
     def _deliver(self, batch: Batch, out: BatchOutcome) -> None:
         self.sink.write(out.scored, out.dead)
@@ -170,61 +213,108 @@ class ScoringPipeline:
         )
 
     # -- the loop --------------------------------------------------------------------------------
+    def _housekeeping(self) -> None:
+        if time.monotonic() - self._lag_at >= LAG_EVERY_S:
+            # Asking the broker for end offsets costs a round trip: not on every batch.
+            self._lag_at = time.monotonic()
+            self._lag = self.source.lag()
+            if self._lag is not None:
+                self.metrics.consumer_lag.set(self._lag)
+        self._log_progress(self._lag)
+
+    def _try_deliver(self, done: Scored, stop: threading.Event) -> bool:
+        """Deliver and commit one scored batch. False (after a pause) when the sink failed: the
+        caller rewinds; more than `produce_retries` failures in a row raise."""
+        try:
+            self._deliver(done.batch, done.outcome)
+        except Exception as exc:
+            self._produce_failures += 1
+            self.metrics.produce_errors.inc()
+            if self._produce_failures > self.options.produce_retries:
+                raise
+            log.warning(
+                "results not delivered (%s); retry %d of %d",
+                exc,
+                self._produce_failures,
+                self.options.produce_retries,
+            )
+            stop.wait(min(2**self._produce_failures, 30))
+            return False
+        self._produce_failures = 0
+        self.progress.add(done.outcome)
+        self.metrics.batch_seconds.observe(time.perf_counter() - done.started)
+        self.metrics.set_model(self.backend.model.name, self.backend.model.version)
+        if self.on_batch is not None:
+            self.on_batch(done.outcome)
+        return True
+
+    def _backend_down(self, exc: BackendUnavailable, stop: threading.Event) -> None:
+        self.metrics.backend_errors.inc()
+        self.metrics.ready.set(0)
+        log.warning("backend unavailable (%s); retrying in %.1fs", exc, self._backoff)
+        stop.wait(self._backoff)
+        self._backoff = min(self._backoff * 2, self.options.backend_retry_max_s)
+
     def run(self, stop: threading.Event, *, until: threading.Event | None = None) -> None:
         """Run until `stop` is set (the batch in flight is finished and committed first) or, for a
-        finite source, until `until` is set and nothing is left."""
-        backoff = self.options.backend_retry_s
-        produce_failures = 0
-        lag_at = 0.0
+        finite source, until `until` is set and nothing is left.
+
+        Two batches overlap: while batch N is scored on a worker thread, this thread delivers and
+        commits batch N-1 and polls batch N+1, so the broker's round trips hide behind inference
+        instead of adding to it. Commits stay in order and only follow delivery. Whenever something
+        goes wrong in that window (sink or backend failure, partitions moving to another scorer),
+        every uncommitted record is discarded and the source rewound to the oldest of them."""
+        self._backoff = self.options.backend_retry_s
+        self._produce_failures = 0
+        self._lag_at, self._lag = 0.0, None
         self.metrics.ready.set(1)
         self.metrics.set_model(self.backend.model.name, self.backend.model.version)
-        lag: int | None = None
-        while not stop.is_set():
-            if time.monotonic() - lag_at >= LAG_EVERY_S:
-                # Asking the broker for end offsets costs a round trip: not on every batch.
-                lag_at = time.monotonic()
-                lag = self.source.lag()
-                if lag is not None:
-                    self.metrics.consumer_lag.set(lag)
-            self._log_progress(lag)
-            batch = self.source.next_batch(stop)
-            if not batch.records:
-                if until is not None and until.is_set():
-                    break
-                continue
-            started = time.perf_counter()
-            try:
-                out = self.score_batch(batch)
-            except BackendUnavailable as exc:
-                # Nothing of this batch is committed: read it again once the backend is back.
-                self.metrics.backend_errors.inc()
-                self.metrics.ready.set(0)
-                log.warning("backend unavailable (%s); retrying in %.1fs", exc, backoff)
-                self.source.rewind(batch)
-                stop.wait(backoff)
-                backoff = min(backoff * 2, self.options.backend_retry_max_s)
-                continue
-            backoff = self.options.backend_retry_s
-            self.metrics.ready.set(1)
-            try:
-                self._deliver(batch, out)
-            except Exception as exc:
-                produce_failures += 1
-                self.metrics.produce_errors.inc()
-                if produce_failures > self.options.produce_retries:
-                    raise
-                log.warning(
-                    "results not delivered (%s); retry %d of %d",
-                    exc,
-                    produce_failures,
-                    self.options.produce_retries,
-                )
-                self.source.rewind(batch)
-                stop.wait(min(2**produce_failures, 30))
-                continue
-            produce_failures = 0
-            self.progress.add(out)
-            self.metrics.batch_seconds.observe(time.perf_counter() - started)
-            self.metrics.set_model(self.backend.model.name, self.backend.model.version)
-            if self.on_batch is not None:
-                self.on_batch(out)
+        scored: Scored | None = None  # scored, not yet delivered
+        batch = Batch()  # read, not yet scored
+        with ThreadPoolExecutor(1, thread_name_prefix="scoring") as worker:
+            while True:
+                self._housekeeping()
+                if not batch.records or stop.is_set():
+                    # Nothing new to overlap with (a batch read as we were told to stop is left
+                    # uncommitted, for the next run): deliver what is scored, then wait or leave.
+                    if scored is not None and not self._try_deliver(scored, stop):
+                        self.source.rewind(scored.batch)
+                    scored = None
+                    if stop.is_set() or (until is not None and until.is_set() and not batch.records):
+                        break
+                    batch = self.source.next_batch(stop, busy=None)
+                    continue
+                moved = self.source.revocations()
+                started = time.perf_counter()
+                prepared = self.prepare(batch, scored.ids() if scored else ())
+                future = worker.submit(self.infer, prepared)
+                if scored is not None:
+                    delivered = self._try_deliver(scored, stop)
+                    if not delivered:
+                        wait([future])
+                        self.source.rewind(Batch(scored.batch.records + batch.records))
+                        scored, batch = None, Batch()
+                        continue
+                    scored = None
+                following = self.source.next_batch(stop, busy=partial(_running, future))
+                unscored = Batch(batch.records + following.records)
+                try:
+                    outcome = future.result()
+                except BackendUnavailable as exc:
+                    # Nothing of these batches is committed: read them again once the backend is back.
+                    self.source.rewind(unscored)
+                    self._backend_down(exc, stop)
+                    batch = Batch()
+                    continue
+                self._backoff = self.options.backend_retry_s
+                self.metrics.ready.set(1)
+                if self.source.revocations() != moved:
+                    # A rebalance while the batch was scored: its partitions' new owners read it from
+                    # the last commit, so it is not delivered here; what we still own is re-read.
+                    log.info(
+                        "partitions moved while %d records were in flight; reading them again", len(unscored)
+                    )
+                    self.source.rewind(unscored)
+                    batch = Batch()
+                    continue
+                scored, batch = Scored(batch, outcome, started), following
