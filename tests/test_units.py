@@ -64,7 +64,7 @@ def test_chunks_are_length_sorted_padded_per_chunk_and_truncated(encoder):
     chunks = list(encoder.chunks(texts, chunk_size=2))
     assert sorted(np.concatenate([c.index for c in chunks]).tolist()) == [0, 1, 2, 3]
     widths = [c.input_ids.shape[1] for c in chunks]
-    assert widths[0] < widths[1] == 16  # the short pair is not padded to the maximum
+    assert 16 == widths[0] > widths[1]  # longest first; the short pair is not padded to the maximum
     for c in chunks:
         assert c.input_ids.shape == c.attention_mask.shape
         assert (c.attention_mask.sum(axis=1) <= 16).all()

@@ -65,7 +65,8 @@ class TritonPythonModel:
         lengths = np.where(mask.any(axis=1), width - np.argmax(mask[:, ::-1], axis=1), 0)
         order = np.argsort(lengths, kind="stable")
         size = max(1, min(self.chunk, -(-len(order) // self.lanes)))
-        parts = [order[i : i + size] for i in range(0, len(order), size)]
+        # Longest first: the last chunks to start are the shortest, so the lanes finish together.
+        parts = [order[i : i + size] for i in range(0, len(order), size)][::-1]
         logits = np.empty((len(order), 3), dtype=np.float32)
         results = self.pool.map(lambda idx: self._run(ids[idx], mask[idx], lengths[idx]), parts)
         for idx, out in zip(parts, results, strict=True):
