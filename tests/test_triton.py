@@ -183,7 +183,9 @@ def test_new_version_mid_stream_and_triton_killed_mid_stream(kafka, served, tmp_
     topics = fresh_topics(kafka)
     ids = [f"tr{i}" for i in range(1500)]
     texts = feed_texts(500)
-    produce(kafka, topics.news, [news(i, texts[n % len(texts)]) for n, i in enumerate(ids)])
+    items = [news(i, texts[n % len(texts)]) for n, i in enumerate(ids)]
+    # In three parts, so that records are waiting at each event however fast the scorer is.
+    produce(kafka, topics.news, items[:600])
     triton = served["triton"]
     scorer = Scorer(
         kafka,
@@ -203,9 +205,11 @@ def test_new_version_mid_stream_and_triton_killed_mid_stream(kafka, served, tmp_
         assert wait_committed(kafka, topics.group, topics.news, 300, 120) >= 300, scorer.output()[-2000:]
         # 1. A new version appears while the stream runs.
         new_version = add_version(served["repo"], served["source"])
+        produce(kafka, topics.news, items[600:900])
         time.sleep(4)  # Triton polls every second and loads it
         # 2. Triton dies mid-stream: nothing may be committed unscored while it is down.
         triton.kill()
+        produce(kafka, topics.news, items[900:])
         time.sleep(1.5)
         committed_down = committed_total(kafka, topics.group, topics.news)
         produced_down = len(consume(kafka, topics.scored, expect=committed_down, timeout_s=10, settle_s=1))
