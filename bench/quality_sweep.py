@@ -75,7 +75,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     from finsent.training.scoring_metrics import classification_report
     from finsent.training.train import TrainConfig, predict_torch, train
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(job.get("threads", 2))
     splits = benchmark_splits(Path(job["data"]), 42)
     train_all = list(splits["fpb_train"])
     tests = {"fpb_test": splits["fpb_test"]}
@@ -120,13 +120,16 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
         }
         for name, examples in tests.items():
             y = np.array([e.label for e in examples])
-            pred = predict_torch(model, tokenizer, [e.text for e in examples], 128).argmax(1)
-            r = classification_report(y, pred)
+            logits = predict_torch(model, tokenizer, [e.text for e in examples], 128)
+            r = classification_report(y, logits.argmax(1))
             result[name] = {
                 "n": len(examples),
                 "accuracy": round(r["accuracy"], 4),
                 "macro_f1": round(r["macro_f1"], 4),
             }
+            if job.get("keep_probs"):  # for ensembles, in the examples' order
+                z = np.exp(logits - logits.max(1, keepdims=True))
+                result[name]["probs"] = np.round(z / z.sum(1, keepdims=True), 5).tolist()
     return result
 
 
