@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -33,7 +31,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "services"))
 
 from quality_bench import splits as benchmark_splits  # noqa: E402 - the same data, the same splits
-from quality_sweep import DEFAULTS, run_one  # noqa: E402 - one fine-tune, the sweep's way
+from quality_sweep import (  # noqa: E402 - one fine-tune, the sweep's way
+    DEFAULTS,
+    data_missing,
+    machine,
+    run_one,
+    training_arguments,
+)
 
 TARGETS = {"accuracy": 0.86, "macro_f1": 0.84}
 
@@ -71,24 +75,16 @@ def report(runs: list[dict[str, Any]], recipe: str, test: str, labels: list[int]
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    p.add_argument("--base", type=Path, default=None, help="base model folder (default: the packaged one)")
+    training_arguments(p)
     p.add_argument("--seeds", type=int, default=8, help="seeds per recipe, from 42 up")
     p.add_argument("--recipes", default="A,B")
     p.add_argument("--workers", type=int, default=16)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per run")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--patience", type=int, default=3)
     p.add_argument("--budget-s", type=float, default=480, help="no new run starts after this")
-    p.add_argument("--smoke", action="store_true", help="tiny data, 2 steps: checks the script runs")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "quality-ensemble.json")
     args = p.parse_args()
-    if not (args.data / "fpb_50agree.csv").is_file():
-        print(
-            f"skipped: {args.data}/fpb_50agree.csv is not here (the labelled data is not in the repository)"
-        )
+    if data_missing(args.data):
         return 0
-    import torch
 
     started = time.monotonic()
     splits = benchmark_splits(args.data, 42)
@@ -119,12 +115,7 @@ def main() -> int:
     result: dict[str, Any] = {
         "benchmark": "quality-ensemble",
         "when": datetime.now(UTC).isoformat(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "torch": torch.__version__,
-        },
+        "machine": machine(),
         "config": DEFAULTS,
         "epochs": args.epochs,
         "patience": args.patience,

@@ -133,6 +133,33 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def training_arguments(p: argparse.ArgumentParser) -> None:
+    """The options every GPU quality script shares."""
+    p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    p.add_argument("--base", type=Path, default=None, help="base model folder (default: the packaged one)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--smoke", action="store_true", help="tiny data, 2 steps: checks the script runs")
+
+
+def data_missing(data: Path) -> bool:
+    if (data / "fpb_50agree.csv").is_file():
+        return False
+    print(f"skipped: {data}/fpb_50agree.csv is not here (the labelled data is not in the repository)")
+    return True
+
+
+def machine() -> dict[str, Any]:
+    import torch
+
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+    }
+
+
 def key(config: dict[str, Any]) -> str:
     return json.dumps(config, sort_keys=True)
 
@@ -161,23 +188,15 @@ def summary(runs: list[dict[str, Any]], recipe: str) -> list[dict[str, Any]]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
-    p.add_argument("--base", type=Path, default=None, help="base model folder (default: the packaged one)")
+    training_arguments(p)
     p.add_argument("--budget-s", type=float, default=420)
     p.add_argument("--workers", type=int, default=8)
     p.add_argument("--sample", type=int, default=32, help="grid configurations tried in phase 1")
     p.add_argument("--top", type=int, default=4, help="phase-1 configurations re-run with more seeds")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--patience", type=int, default=3)
-    p.add_argument("--smoke", action="store_true", help="tiny data, 2 steps: checks the script runs")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "quality-sweep.json")
     args = p.parse_args()
-    if not (args.data / "fpb_50agree.csv").is_file():
-        print(
-            f"skipped: {args.data}/fpb_50agree.csv is not here (the labelled data is not in the repository)"
-        )
+    if data_missing(args.data):
         return 0
-    import torch
 
     started = time.monotonic()
     deadline = started + args.budget_s
@@ -193,12 +212,7 @@ def main() -> int:
     result: dict[str, Any] = {
         "benchmark": "quality-sweep",
         "when": datetime.now(UTC).isoformat(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "torch": torch.__version__,
-        },
+        "machine": machine(),
         "selection_rule": "mean validation macro-F1 over training seeds; test figures never used to choose",
         "grid": GRID,
         "epochs": args.epochs,
