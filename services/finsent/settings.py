@@ -44,7 +44,12 @@ class Settings(BaseSettings):
     ] = 512  # stream bench: 512 scored ~10% more msg/s than 256 (texts sorted by length over more rows)
     max_linger_ms: Annotated[
         int,
-        Field(ge=0, le=60_000, description="longest wait for a micro-batch to fill after its first record"),
+        Field(
+            ge=0,
+            le=60_000,
+            description="longest wait for a micro-batch to fill after its first record "
+            "(longer only while the scorer is still busy with the batch before)",
+        ),
     ] = 200
     max_message_bytes: Annotated[
         int, Field(ge=1_024, description="larger input records go to the dead-letter topic")
