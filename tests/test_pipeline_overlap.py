@@ -146,3 +146,30 @@ def test_a_rebalance_while_a_batch_is_in_flight_discards_and_rereads_it(tmp_path
     assert set(counts) == set(ids) and max(counts.values()) == 1
     assert backend.scored_texts == len(ids) + 6  # exactly the in-flight batch was scored twice
     assert source.committed == len(ids)
+
+
+class LateRevocationSource(ReplaySource):
+    """A revocation that lands between a batch's scoring and its delivery, as one can when Kafka's
+    IO thread runs the rebalance callback: the count moves on the `at`-th time it is read."""
+
+    def __init__(self, path: Path, *, max_batch: int, at: int) -> None:
+        super().__init__(path, max_batch=max_batch)
+        self.reads, self.at = 0, at
+
+    def revocations(self) -> int:
+        self.reads += 1
+        return int(self.reads >= self.at)
+
+
+def test_a_rebalance_between_scoring_and_delivery_discards_the_batch(tmp_path):
+    ids = [f"d{n}" for n in range(30)]
+    # Read 1: batch 1 is read; read 2: batch 1 is scored, no revocation yet; read 3: batch 2 is read
+    # (the revocation has landed); read 4: batch 1's delivery must see it and not deliver.
+    source = LateRevocationSource(feed(tmp_path, ids), max_batch=6, at=3)
+    sink = RecordingSink()
+    backend = FixedBackend()
+    run(source, backend, sink)
+    counts = Counter(s.id for s in sink.scored)
+    assert set(counts) == set(ids) and max(counts.values()) == 1
+    assert backend.scored_texts == len(ids) + 12  # batches 1 and 2 were scored twice
+    assert source.committed == len(ids)

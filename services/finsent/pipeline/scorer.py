@@ -73,6 +73,7 @@ class Scored:
     batch: Batch
     outcome: BatchOutcome
     started: float
+    revocations: int  # the source's count when the batch was read
 
     def ids(self) -> set[str]:
         return {s.id for s in self.outcome.scored}
@@ -223,8 +224,14 @@ class ScoringPipeline:
         self._log_progress(self._lag)
 
     def _try_deliver(self, done: Scored, stop: threading.Event) -> bool:
-        """Deliver and commit one scored batch. False (after a pause) when the sink failed: the
-        caller rewinds; more than `produce_retries` failures in a row raise."""
+        """Deliver and commit one scored batch. False when partitions moved since it was read, or
+        (after a pause) when the sink failed: the caller rewinds; more than `produce_retries` sink
+        failures in a row raise."""
+        if self.source.revocations() != done.revocations:
+            # Its partitions' new owners read it from the last commit: delivering it here as well
+            # would only produce its results twice.
+            log.info("partitions moved before delivery; reading %d records again", len(done.batch))
+            return False
         try:
             self._deliver(done.batch, done.outcome)
         except Exception as exc:
@@ -317,4 +324,4 @@ class ScoringPipeline:
                     self.source.rewind(unscored)
                     batch = Batch()
                     continue
-                scored, batch = Scored(batch, outcome, started), following
+                scored, batch = Scored(batch, outcome, started, moved), following
