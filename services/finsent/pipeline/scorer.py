@@ -61,7 +61,6 @@ class BatchOutcome:
 class Prepared:
     """A batch after validation and de-duplication: what is left to score, and what is decided."""
 
-    batch: Batch
     items: list[NewsItem]
     outcome: BatchOutcome
 
@@ -146,7 +145,7 @@ class ScoringPipeline:
             else:
                 in_batch.add(parsed.id)
                 items.append(parsed)
-        return Prepared(batch, items, out)
+        return Prepared(items, out)
 
     def infer(self, prepared: Prepared) -> BatchOutcome:
         """Score the prepared items. Thread-safe: it touches nothing the loop's thread changes."""
@@ -176,9 +175,6 @@ class ScoringPipeline:
                 )
             )
         return out
-
-    def score_batch(self, batch: Batch) -> BatchOutcome:
-        return self.infer(self.prepare(batch))
 
     def _deliver(self, batch: Batch, out: BatchOutcome) -> None:
         self.sink.write(out.scored, out.dead)
@@ -287,7 +283,7 @@ class ScoringPipeline:
                     if scored is not None and not self._try_deliver(scored, stop):
                         self.source.rewind(scored.batch)
                     scored = None
-                    if stop.is_set() or (until is not None and until.is_set() and not batch.records):
+                    if stop.is_set() or (until is not None and until.is_set()):
                         break
                     batch = self.source.next_batch(stop, busy=None)
                     continue
