@@ -34,15 +34,14 @@ class TextEncoder:
         self.max_length = max_length
         self.pad_id = self._tok.token_to_id("[PAD]") or 0
 
-    def chunks(self, texts: Sequence[str], chunk_size: int, *, longest_first: bool = True) -> Iterator[Chunk]:
-        """Chunks of texts of similar length. Longest first by default: when chunks run
-        concurrently, the last ones to start are then the shortest, so lanes finish together
-        instead of one lane working alone through a long chunk at the end."""
+    def chunks(self, texts: Sequence[str], chunk_size: int) -> Iterator[Chunk]:
+        """Chunks of texts of similar length, longest first: when chunks run concurrently, the last
+        ones to start are then the shortest, so lanes finish together instead of one lane working
+        alone through a long chunk at the end."""
         encodings = self._tok.encode_batch(list(texts))
         lengths = np.fromiter((len(e.ids) for e in encodings), dtype=np.int64, count=len(encodings))
         order = np.argsort(lengths, kind="stable")
-        starts = range(0, len(order), chunk_size)
-        for start in reversed(starts) if longest_first else starts:
+        for start in reversed(range(0, len(order), chunk_size)):
             index = order[start : start + chunk_size]
             width = max(int(lengths[index].max()), min(MIN_WIDTH, self.max_length))
             ids = np.full((len(index), width), self.pad_id, dtype=np.int64)
