@@ -86,6 +86,11 @@ def feed(tmp_path: Path, ids: list[str]) -> Path:
     return path
 
 
+def assert_each_id_delivered_once(sink: RecordingSink, ids: list[str]) -> None:
+    counts = Counter(s.id for s in sink.scored)
+    assert set(counts) == set(ids) and max(counts.values()) == 1
+
+
 def run(source: ReplaySource, backend: FixedBackend, sink: RecordingSink) -> ScoringPipeline:
     pipeline = ScoringPipeline(
         source,
@@ -119,8 +124,7 @@ def test_a_failed_delivery_rewinds_the_batch_being_scored_too(tmp_path):
     sink = RecordingSink(fail_writes=(2, 4))  # fails while the next batch is already being scored
     backend = FixedBackend()
     run(source, backend, sink)
-    counts = Counter(s.id for s in sink.scored)
-    assert set(counts) == set(ids) and max(counts.values()) == 1
+    assert_each_id_delivered_once(sink, ids)
     assert backend.scored_texts > len(ids)  # the discarded in-flight batches were scored again
     assert source.committed == len(ids)
 
@@ -130,8 +134,7 @@ def test_a_backend_outage_loses_nothing(tmp_path):
     source = ReplaySource(feed(tmp_path, ids), max_batch=7)
     sink = RecordingSink()
     run(source, FixedBackend(fail_calls=(2, 3)), sink)
-    counts = Counter(s.id for s in sink.scored)
-    assert set(counts) == set(ids) and max(counts.values()) == 1
+    assert_each_id_delivered_once(sink, ids)
     assert source.committed == len(ids)
 
 
@@ -142,8 +145,7 @@ def test_a_rebalance_while_a_batch_is_in_flight_discards_and_rereads_it(tmp_path
     sink = RecordingSink()
     backend = FixedBackend()
     run(source, backend, sink)
-    counts = Counter(s.id for s in sink.scored)
-    assert set(counts) == set(ids) and max(counts.values()) == 1
+    assert_each_id_delivered_once(sink, ids)
     assert backend.scored_texts == len(ids) + 6  # exactly the in-flight batch was scored twice
     assert source.committed == len(ids)
 
@@ -169,7 +171,6 @@ def test_a_rebalance_between_scoring_and_delivery_discards_the_batch(tmp_path):
     sink = RecordingSink()
     backend = FixedBackend()
     run(source, backend, sink)
-    counts = Counter(s.id for s in sink.scored)
-    assert set(counts) == set(ids) and max(counts.values()) == 1
+    assert_each_id_delivered_once(sink, ids)
     assert backend.scored_texts == len(ids) + 12  # batches 1 and 2 were scored twice
     assert source.committed == len(ids)
