@@ -276,8 +276,8 @@ class ScoringPipeline:
         batch = Batch()  # read, not yet scored
         with ThreadPoolExecutor(1, thread_name_prefix="scoring") as worker:
             while True:
-                self._housekeeping()
                 if not batch.records or stop.is_set():
+                    self._housekeeping()
                     # Nothing new to overlap with (a batch read as we were told to stop is left
                     # uncommitted, for the next run): deliver what is scored, then wait or leave.
                     if scored is not None and not self._try_deliver(scored, stop):
@@ -299,6 +299,9 @@ class ScoringPipeline:
                         scored, batch = None, Batch()
                         continue
                     scored = None
+                # Here the batch is being scored, so a lag query's broker round trip (up to a few
+                # hundred ms) costs no throughput; between batches it would leave the cores idle.
+                self._housekeeping()
                 following = self.source.next_batch(stop, busy=partial(_running, future))
                 unscored = Batch(batch.records + following.records)
                 try:
