@@ -56,6 +56,23 @@ def splits(data: Path, seed: int) -> dict:
     return out
 
 
+AGREEMENT_FILES = {100: "fpb_allagree.csv", 75: "fpb_75agree.csv", 66: "fpb_66agree.csv"}
+
+
+def agreement_levels(data: Path) -> dict[str, int]:
+    """Each FPB 50agree text's annotator agreement: 100, 75, 66 or 50 (the strictest of the
+    release's nested files that holds it). Extra annotation of the same sentences, for
+    quality_agreement.py; empty when the stricter files are not there."""
+    from finsent.training.data import load
+
+    levels: dict[str, int] = {}
+    for level, name in sorted(AGREEMENT_FILES.items()):  # loosest first: stricter files overwrite
+        if (data / name).is_file():
+            for e in load([data / name])[0]:
+                levels[e.text] = level
+    return levels
+
+
 def run_recipe(name: str, train_sets, tests: dict, args) -> dict:
     from transformers import AutoTokenizer
 

@@ -83,6 +83,16 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
         train_all += splits["tw_train"]
         tests["twitter_test"] = splits["tw_test"]
     fit, val = stratified_split(train_all, 0.1, 42)
+    if job.get("agreement_weights"):
+        # Only the part trained on: validation and test keep every text, at weight 1.
+        from dataclasses import replace
+
+        from quality_bench import agreement_levels
+
+        levels = agreement_levels(Path(job["data"]))
+        weight_of = {int(k): v for k, v in job["agreement_weights"].items()}
+        fit = [replace(e, weight=weight_of[levels.get(e.text, 50)]) for e in fit]
+        fit = [e for e in fit if e.weight > 0]
     if job.get("smoke"):
         fit, val = fit[:64], val[:32]
         tests = {k: v[:32] for k, v in tests.items()}
@@ -112,6 +122,7 @@ def run_one(job: dict[str, Any]) -> dict[str, Any]:
             "best_epoch": meta["best_epoch"],
             "epochs_run": len(meta["history"]),
             "seconds": round(time.perf_counter() - started, 1),
+            "trained_on": len(fit),
             "validation": {
                 "n": len(val),
                 "accuracy": round(meta["metrics"]["accuracy"], 4),

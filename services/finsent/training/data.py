@@ -31,6 +31,7 @@ class DataError(ValueError):
 class Example:
     text: str
     label: int
+    weight: float = 1.0  # how much its loss counts in training, e.g. less for a doubtful label
 
 
 @dataclass

@@ -78,6 +78,14 @@ def _encode(tokenizer: Any, texts: list[str], max_length: int):
     return tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
 
 
+def weighted_loss(per_example: Any, labels: Any, sample_weight: Any, class_weight: Any) -> Any:
+    """The class-weighted mean that CrossEntropyLoss's "mean" reduction gives, with each example's
+    own weight on top: at weight 1 everywhere it is exactly that mean, and an example at weight 0
+    counts as if it were not in the batch."""
+    denominator = (class_weight[labels] * sample_weight).sum().clamp_min(1e-12)
+    return (per_example * sample_weight).sum() / denominator
+
+
 def resolve_device(name: str) -> str:
     import torch
 
@@ -163,9 +171,9 @@ def train(
         weights = weights / weights[counts > 0].mean()
     else:
         weights = np.ones(len(LABELS))
+    class_weight = torch.tensor(weights, dtype=torch.float32, device=device)
     loss_fn = torch.nn.CrossEntropyLoss(
-        weight=torch.tensor(weights, dtype=torch.float32, device=device),
-        label_smoothing=cfg.label_smoothing,
+        weight=class_weight, label_smoothing=cfg.label_smoothing, reduction="none"
     )
 
     steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
@@ -201,10 +209,11 @@ def train(
         for n, idx in enumerate(bar, start=1):
             enc = _encode(tokenizer, [train_set[i].text for i in idx], cfg.max_length)
             labels = torch.tensor([train_set[i].label for i in idx], device=device)
+            sample_weight = torch.tensor([train_set[i].weight for i in idx], device=device)
             logits = model(
                 input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device)
             ).logits
-            loss = loss_fn(logits, labels)
+            loss = weighted_loss(loss_fn(logits, labels), labels, sample_weight, class_weight)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
