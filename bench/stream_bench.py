@@ -88,6 +88,20 @@ def produce_all(bootstrap: str, topic: str, texts: list[str]) -> None:
     p.close()
 
 
+def drop_topics(bootstrap: str, topics: list[str]) -> None:
+    """Each pass makes its own topics; left behind, a broker kept across runs piles up thousands
+    of partitions."""
+    from kafka import KafkaAdminClient
+
+    from finsent.pipeline.kafka_io import API_VERSION
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, api_version=API_VERSION)
+    try:
+        admin.delete_topics(topics)
+    finally:
+        admin.close()
+
+
 def bench_inference(backend, texts: list[str], batch: int) -> float:
     started = time.perf_counter()
     for i in range(0, len(texts), batch):
@@ -146,6 +160,7 @@ def bench_pipeline(bootstrap: str, backend, texts: list[str], max_batch: int, li
     elapsed = time.perf_counter() - timed.started
     source.close()
     sink.close()
+    drop_topics(bootstrap, [news, scored, dlq])
     return len(texts) / elapsed
 
 
@@ -196,6 +211,7 @@ def bench_naive(bootstrap: str, model_dir: Path, texts: list[str]) -> float:
     elapsed = time.perf_counter() - started
     consumer.close()
     producer.close()
+    drop_topics(bootstrap, [news, scored])
     return n / elapsed
 
 
@@ -234,7 +250,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=39192)
     parser.add_argument("--max-batch", type=int, default=DEFAULTS["max_batch"].default)
     parser.add_argument("--linger-ms", type=int, default=DEFAULTS["max_linger_ms"].default)
-    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds of the fast variants")
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds of the fast variants")
     parser.add_argument("--triton", action="store_true", help="also score through a local Triton (CPU)")
     parser.add_argument("--triton-port", type=int, default=39301)
     parser.add_argument("--out", type=Path, default=RESULTS / "stream.json")
