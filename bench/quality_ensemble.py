@@ -21,9 +21,7 @@ import json
 import statistics
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +33,9 @@ from quality_sweep import (  # noqa: E402 - one fine-tune, the sweep's way
     DEFAULTS,
     data_missing,
     machine,
+    run_jobs,
     run_one,
+    spawn_pool,
     training_arguments,
 )
 
@@ -138,30 +138,27 @@ def main() -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
 
-    pool = ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn"))
-    pending = set()
+    def record(r: dict[str, Any]) -> None:
+        runs.append(r)
+        print(
+            f"[{time.monotonic() - started:5.0f}s] {r['recipe']} seed {r['seed']}: "
+            f"FPB test acc {r['fpb_test']['accuracy']:.4f} F1 {r['fpb_test']['macro_f1']:.4f} "
+            f"({r['seconds']}s, best epoch {r['best_epoch']})",
+            flush=True,
+        )
+
+    pool = spawn_pool(args.workers)
     try:
-        while jobs or pending:
-            while jobs and len(pending) < args.workers and time.monotonic() - started < args.budget_s:
-                pending.add(pool.submit(run_one, jobs.pop(0)))
-            if not pending:
-                break
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for f in done:
-                try:
-                    r = f.result()
-                except Exception as exc:  # recorded; the others go on
-                    failures.append(f"{type(exc).__name__}: {exc}")
-                    print("run failed:", failures[-1], flush=True)
-                    continue
-                runs.append(r)
-                print(
-                    f"[{time.monotonic() - started:5.0f}s] {r['recipe']} seed {r['seed']}: "
-                    f"FPB test acc {r['fpb_test']['accuracy']:.4f} F1 {r['fpb_test']['macro_f1']:.4f} "
-                    f"({r['seconds']}s, best epoch {r['best_epoch']})",
-                    flush=True,
-                )
-                save()
+        run_jobs(
+            pool,
+            run_one,
+            jobs,
+            workers=args.workers,
+            start_until=started + args.budget_s,
+            on_result=record,
+            failures=failures,
+            save=save,
+        )
     finally:
         save()
         pool.shutdown(wait=False, cancel_futures=True)

@@ -27,6 +27,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from datetime import UTC, datetime
 from multiprocessing import get_context
@@ -171,6 +172,49 @@ def machine() -> dict[str, Any]:
     }
 
 
+def spawn_pool(workers: int) -> ProcessPoolExecutor:
+    # Spawned, not forked: each run initialises its own torch and CUDA.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+
+
+def run_jobs(
+    pool: ProcessPoolExecutor,
+    fn: Callable[[dict[str, Any]], dict[str, Any]],
+    jobs: list[dict[str, Any]],
+    *,
+    workers: int,
+    start_until: float,
+    on_result: Callable[[dict[str, Any]], None],
+    failures: list[str],
+    save: Callable[[], None],
+    deadline: float | None = None,
+) -> None:
+    """`fn` on every job, at most `workers` at a time; no job starts after `start_until`
+    (time.monotonic). Each result goes to `on_result` as it comes; a failed run is recorded in
+    `failures` and the others go on; `save` follows every finished run. Past `deadline`, runs still
+    going are abandoned and what is measured is kept."""
+    pending: set[Future] = set()
+    queue = list(jobs)
+    while queue or pending:
+        while queue and len(pending) < workers and time.monotonic() < start_until:
+            pending.add(pool.submit(fn, queue.pop(0)))
+        if not pending:
+            break
+        timeout = None if deadline is None else max(1.0, deadline - time.monotonic())
+        done, pending = wait(pending, timeout=timeout, return_when=FIRST_COMPLETED)
+        if not done:  # the whole budget is spent: keep what is measured
+            for f in pending:
+                f.cancel()
+            return
+        for f in done:
+            try:
+                on_result(f.result())
+            except Exception as exc:  # recorded; the others go on
+                failures.append(f"{type(exc).__name__}: {exc}")
+                print("run failed:", failures[-1], flush=True)
+            save()
+
+
 def key(config: dict[str, Any]) -> str:
     return json.dumps(config, sort_keys=True)
 
@@ -242,38 +286,30 @@ def main() -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=2) + "\n")
 
+    def record(r: dict[str, Any]) -> None:
+        runs.append(r)
+        print(
+            f"[{time.monotonic() - started:6.0f}s] {r['recipe']} seed {r['seed']} {r['config']}: "
+            f"val F1 {r['validation']['macro_f1']:.4f} test acc {r['fpb_test']['accuracy']:.4f} "
+            f"F1 {r['fpb_test']['macro_f1']:.4f} ({r['seconds']}s, best epoch {r['best_epoch']})",
+            flush=True,
+        )
+
     def phase(jobs: list[dict[str, Any]], stop_at: float, pool: ProcessPoolExecutor) -> None:
-        pending: set[Future] = set()
-        queue = list(jobs)
-        while queue or pending:
-            while queue and len(pending) < args.workers and time.monotonic() < stop_at:
-                pending.add(pool.submit(run_one, {**job_base, **queue.pop(0)}))
-            if not pending:
-                break
-            done, pending = wait(
-                pending, timeout=max(1.0, deadline - time.monotonic()), return_when=FIRST_COMPLETED
-            )
-            if not done:  # the whole budget is spent: keep what is measured
-                for f in pending:
-                    f.cancel()
-                return
-            for f in done:
-                try:
-                    r = f.result()
-                    runs.append(r)
-                    print(
-                        f"[{time.monotonic() - started:6.0f}s] {r['recipe']} seed {r['seed']} {r['config']}: "
-                        f"val F1 {r['validation']['macro_f1']:.4f} test acc {r['fpb_test']['accuracy']:.4f} "
-                        f"F1 {r['fpb_test']['macro_f1']:.4f} ({r['seconds']}s, best epoch {r['best_epoch']})",
-                        flush=True,
-                    )
-                except Exception as exc:  # a failed configuration is recorded, the sweep goes on
-                    failures.append(f"{type(exc).__name__}: {exc}")
-                    print("run failed:", failures[-1], flush=True)
-                save()
+        run_jobs(
+            pool,
+            run_one,
+            [{**job_base, **job} for job in jobs],
+            workers=args.workers,
+            start_until=stop_at,
+            on_result=record,
+            failures=failures,
+            save=save,
+            deadline=deadline,
+        )
 
     budget = args.budget_s
-    pool = ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn"))
+    pool = spawn_pool(args.workers)
     try:
         grid = configs(args.sample, random.Random(7))
         phase([{"recipe": "A", "config": c, "seed": 42} for c in grid], started + 0.4 * budget, pool)

@@ -25,9 +25,8 @@ import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from datetime import UTC, datetime
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,7 @@ from quality_sweep import (  # noqa: E402 - one fine-tune, the sweep's way
     data_missing,
     machine,
     run_one,
+    spawn_pool,
     training_arguments,
 )
 
@@ -174,7 +174,7 @@ def main() -> int:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
 
     smoke = {"steps": 2, "head_steps": 1} if args.smoke else {}
-    pool = ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn"))
+    pool = spawn_pool(args.workers)
     try:
         job = {"data": str(args.data), "epochs": args.epochs, "patience": args.patience, "smoke": args.smoke}
         job.update(recipe="A", config=DEFAULTS, threads=1)
