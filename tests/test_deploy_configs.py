@@ -60,3 +60,12 @@ def test_dashboard_file_is_current():
     committed = json.loads((REPO / "deploy" / "grafana" / "dashboards" / "finsent.json").read_text())
     assert committed == module.build()
     assert any(v["name"] == "topic" for v in committed["templating"]["list"])
+
+
+def test_readme_documents_every_setting():
+    """The configuration table must not fall behind the settings object."""
+    from finsent.settings import Settings
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    missing = [n for n in Settings.model_fields if f"`FINSENT_{n.upper()}`" not in readme]
+    assert missing == []

@@ -65,28 +65,40 @@ def build_extractor(settings: Settings) -> TopicExtractor:
     return TopicExtractor(load_entities(settings.entities))
 
 
+def webhook_secret(settings: Settings) -> bytes | None:
+    if settings.webhook_secret is None:
+        log.warning("webhooks configured without FINSENT_WEBHOOK_SECRET: payloads will not be signed")
+        return None
+    return settings.webhook_secret.get_secret_value().encode()
+
+
 def build_webhooks(settings: Settings, registry: CollectorRegistry) -> WebhookSender | None:
+    """Embedded mode's webhooks: an in-memory queue (no alerts topic to deliver from)."""
     urls = settings.webhook_url_list()
     if not urls:
         return None
-    if settings.webhook_secret is None:
-        log.warning("webhooks configured without FINSENT_WEBHOOK_SECRET: payloads will not be signed")
-    secret = settings.webhook_secret.get_secret_value().encode() if settings.webhook_secret else None
     return WebhookSender(
         urls,
-        secret,
+        webhook_secret(settings),
         WebhookMetrics(registry),
         max_queue=settings.webhook_max_queue,
         max_attempts=settings.webhook_max_attempts,
     )
 
 
-def aggregator_factory(settings: Settings, registry: CollectorRegistry) -> Callable[[], Aggregator]:
-    metrics = TopicMetrics(
+def topic_metrics(settings: Settings, registry: CollectorRegistry) -> TopicMetrics:
+    return TopicMetrics(
         registry, settings.window_map(), settings.topic_allow_set(), settings.max_topic_labels
     )
+
+
+def aggregator_factory(settings: Settings, metrics: TopicMetrics) -> Callable[[], Aggregator]:
     windows, detector = settings.window_map(), settings.detector_config()
     return lambda: Aggregator(windows, detector, metrics=metrics, max_topics=settings.max_topics)
+
+
+def count_alert(metrics: TopicMetrics) -> Callable[[AlertEvent], None]:
+    return lambda ev: metrics.alerts.labels(severity=ev.severity, status=ev.status).inc()
 
 
 def pipeline_options(settings: Settings) -> PipelineOptions:
@@ -96,6 +108,7 @@ def pipeline_options(settings: Settings) -> PipelineOptions:
         include_text=settings.scored_include_text,
         produce_retries=settings.produce_retries,
         progress_s=settings.progress_s,
+        event_time=settings.event_time_policy(),
     )
 
 
@@ -125,6 +138,7 @@ def run_kafka(settings: Settings, stop: threading.Event | None = None) -> int:
         settings.group_id,
         max_batch=settings.max_batch,
         max_linger_ms=settings.max_linger_ms,
+        timeouts=settings.group_options(),
     )
     sink = KafkaSink(
         settings.kafka,
@@ -166,6 +180,7 @@ def all_topics(settings: Settings) -> list[str]:
         settings.dlq_topic,
         settings.topic_scores_topic,
         settings.alerts_topic,
+        settings.webhook_dlq_topic,
     ]
 
 
@@ -173,46 +188,86 @@ def run_aggregate(settings: Settings, stop: threading.Event | None = None) -> in
     from kafka import KafkaProducer
 
     from finsent.aggregate.runner import AggregateRunner, AlertPublisher
-    from finsent.pipeline.kafka_io import API_VERSION, ensure_topics
+    from finsent.pipeline.kafka_io import API_VERSION, RECONNECT, ensure_topics
 
     assert settings.kafka is not None
+    bootstrap = settings.kafka
     stop = stop or threading.Event()
     registry = CollectorRegistry()
     if settings.aggregate_metrics_port:
         start_http_server(settings.aggregate_metrics_port, addr=settings.metrics_addr, registry=registry)
     if settings.create_topics:
-        ensure_topics(settings.kafka, all_topics(settings), settings.partitions)
-    webhooks = build_webhooks(settings, registry)
-    producer = KafkaProducer(
-        bootstrap_servers=settings.kafka,
-        acks="all",
-        enable_idempotence=True,
-        api_version=API_VERSION,
-        client_id="finsent-aggregator",
-    )
+        ensure_topics(bootstrap, all_topics(settings), settings.partitions)
+    metrics = topic_metrics(settings, registry)
+
+    def producer() -> KafkaProducer:
+        return KafkaProducer(
+            bootstrap_servers=bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            api_version=API_VERSION,
+            client_id="finsent-aggregator",
+            max_block_ms=30_000,
+            **RECONNECT,
+        )
+
+    publisher = AlertPublisher(producer, settings.alerts_topic, None, on_emitted=count_alert(metrics))
     runner = AggregateRunner(
-        settings.kafka,
+        bootstrap,
         settings.topic_scores_topic,
         settings.aggregate_group_id,
-        aggregator_factory(settings, registry),
-        AlertPublisher(producer, settings.alerts_topic, webhooks),
+        aggregator_factory(settings, metrics),
+        publisher,
+        alerts_topic=settings.alerts_topic,
+        max_future_s=settings.event_time_max_future_s,
+        timeouts=settings.group_options(),
     )
+    dispatcher = build_dispatcher(settings, registry)
+    dispatch_thread = None
+    if dispatcher is not None:
+        dispatch_thread = threading.Thread(
+            target=dispatcher.run, args=(stop,), name="webhook-dispatcher", daemon=True
+        )
+        dispatch_thread.start()
     log.info(
-        "aggregating %s (group %s), alerts to %s",
+        "aggregating %s (group %s), alerts to %s%s",
         settings.topic_scores_topic,
         settings.aggregate_group_id,
         settings.alerts_topic,
+        f", webhooks from it (group {settings.webhook_group_id})" if dispatcher else "",
     )
     try:
         runner.run(stop)
     finally:
+        stop.set()
         runner.close()
-        producer.close(timeout=10)
-        if webhooks is not None:
-            webhooks.drain(5)
-            webhooks.close()
+        publisher.close()
+        if dispatch_thread is not None and dispatcher is not None:
+            dispatch_thread.join(timeout=15)
+            dispatcher.close()
     log.info("stopped cleanly")
     return 0
+
+
+def build_dispatcher(settings: Settings, registry: CollectorRegistry):  # -> WebhookDispatcher | None
+    from finsent.aggregate.aggregator import parse_window
+    from finsent.alerts.dispatcher import WebhookDispatcher
+
+    urls = settings.webhook_url_list()
+    if not urls or settings.kafka is None:
+        return None
+    return WebhookDispatcher(
+        settings.kafka,
+        settings.alerts_topic,
+        settings.webhook_group_id,
+        urls,
+        webhook_secret(settings),
+        WebhookMetrics(registry),
+        dlq_topic=settings.webhook_dlq_topic,
+        max_age_s=parse_window(settings.webhook_max_age),
+        backoff_max_s=parse_window(settings.webhook_backoff_max),
+        timeouts=settings.group_options(),
+    )
 
 
 # --- embedded mode -------------------------------------------------------------------------------
@@ -231,6 +286,9 @@ class MemorySink:
         self.dead.extend(dead)
         del self.scored[: max(0, len(self.scored) - self.keep)]
         del self.dead[: max(0, len(self.dead) - self.keep)]
+
+    def reset(self) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -307,9 +365,10 @@ def run_embedded(settings: Settings, stop: threading.Event | None = None) -> Sum
     backend = build_backend(settings)
     feed = settings.sample_feed or bundled_feed()
     source = ReplaySource(feed, max_batch=settings.max_batch)
-    aggregator = aggregator_factory(settings, metrics.registry)()
+    alert_metrics = topic_metrics(settings, metrics.registry)
+    aggregator = aggregator_factory(settings, alert_metrics)()
     webhooks = build_webhooks(settings, metrics.registry)
-    publisher = AlertPublisher(None, settings.alerts_topic, webhooks)
+    publisher = AlertPublisher(None, settings.alerts_topic, webhooks, on_emitted=count_alert(alert_metrics))
     summary = Summary(
         model=f"{backend.model.name} v{backend.model.version}", windows=list(settings.window_map())
     )

@@ -54,6 +54,9 @@ def _setup_logging(level: str) -> None:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     logging.getLogger("finsent").setLevel(level)
+    from finsent.observability import log_throttle
+
+    log_throttle.install()
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -47,7 +47,10 @@ def _meta_bounded(value: dict[str, Any]) -> dict[str, Any]:
 
 
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00: past the last representable instant
+        raise ValueError("the time is outside the representable range once converted to UTC") from None
 
 
 NonEmptyId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ID_CHARS)]
@@ -102,7 +105,15 @@ class ScoredItem(BaseModel):
     id: str
     topics: list[str]
     source: str
-    published_at: UtcDatetime
+    published_at: UtcDatetime = Field(description="as the producer sent it (or the record timestamp)")
+    event_time: UtcDatetime | None = Field(
+        default=None,
+        description="the time the item counts at in aggregation: published_at bounded by the record's "
+        "timestamp (see event_time_clamped)",
+    )
+    event_time_clamped: str | None = Field(
+        default=None, description="`future` or `past` when published_at was outside the allowed skew"
+    )
     label: Label
     probs: Probs
     score: float = Field(description="p(positive) - p(negative), in [-1, 1]")

@@ -65,10 +65,46 @@ class Settings(BaseSettings):
         int,
         Field(
             ge=0,
-            le=20,
-            description="times a batch whose results could not be produced is retried before exiting",
+            le=1_000,
+            description="failed deliveries in a row after which the scorer exits (0 = never: it retries "
+            "with backoff and a new producer, reporting not ready, until the broker is back)",
         ),
-    ] = 5
+    ] = 0
+    kafka_session_timeout_ms: Annotated[
+        int,
+        Field(
+            ge=6_000,
+            le=300_000,
+            description="consumer-group session: a crashed member's partitions move after this long",
+        ),
+    ] = 10_000
+    kafka_heartbeat_interval_ms: Annotated[
+        int,
+        Field(ge=500, le=100_000, description="consumer-group heartbeat (at most a third of the session)"),
+    ] = 3_000
+    kafka_group_instance_id: Annotated[
+        str | None,
+        Field(
+            description="static group membership: a stable id per replica (e.g. the pod name) lets a "
+            "restarted replica take its partitions back at once; unset = dynamic membership"
+        ),
+    ] = None
+    event_time_max_future_s: Annotated[
+        float,
+        Field(
+            ge=0,
+            description="an item's event time may lie at most this far after its record's timestamp; "
+            "later ones are clamped to it (and counted)",
+        ),
+    ] = 300.0
+    event_time_max_past_s: Annotated[
+        float,
+        Field(
+            ge=0,
+            description="an item's event time may lie at most this far before its record's timestamp; "
+            "earlier ones are clamped to it (0 = no bound)",
+        ),
+    ] = 604_800.0
     progress_s: Annotated[
         float,
         Field(ge=0, description="seconds between progress lines in the log (counts, lag); 0 = off"),
@@ -157,7 +193,22 @@ class Settings(BaseSettings):
     webhook_max_queue: Annotated[
         int, Field(ge=1, description="alert deliveries held before the oldest is dropped")
     ] = 1_000
-    webhook_max_attempts: Annotated[int, Field(ge=1, le=20, description="tries per webhook delivery")] = 5
+    webhook_max_attempts: Annotated[
+        int, Field(ge=1, le=20, description="tries per webhook delivery (embedded mode's in-memory sender)")
+    ] = 5
+    webhook_group_id: Annotated[
+        str, Field(description="consumer group that delivers webhooks from the alerts topic")
+    ] = "finsent-webhooks"
+    webhook_dlq_topic: Annotated[
+        str, Field(description="alert deliveries that can never succeed (a 4xx, or too old), with the reason")
+    ] = "finsent.alerts.dlq"
+    webhook_max_age: Annotated[
+        str,
+        Field(description="an alert not delivered within this long after it was raised is dead-lettered"),
+    ] = "24h"
+    webhook_backoff_max: Annotated[
+        str, Field(description="longest wait between retries of a failing webhook receiver")
+    ] = "5m"
 
     # --- outputs ---------------------------------------------------------------------------------
     metrics_port: Annotated[int, Field(ge=0, le=65_535, description="Prometheus metrics port (0 = off)")] = (
@@ -179,7 +230,14 @@ class Settings(BaseSettings):
             raise ValueError("log_level must be DEBUG, INFO, WARNING or ERROR")
         return value
 
-    @field_validator("windows", "spike_window", "spike_baseline_window", "spike_cooldown")
+    @field_validator(
+        "windows",
+        "spike_window",
+        "spike_baseline_window",
+        "spike_cooldown",
+        "webhook_max_age",
+        "webhook_backoff_max",
+    )
     @classmethod
     def _windows(cls, value: str) -> str:
         from finsent.aggregate.aggregator import parse_window
@@ -210,6 +268,18 @@ class Settings(BaseSettings):
             min_delta=self.spike_min_delta,
             cooldown_s=parse_window(self.spike_cooldown),
         )
+
+    def group_options(self):  # -> GroupOptions (imported lazily: settings stays light)
+        from finsent.pipeline.kafka_io import GroupOptions
+
+        return GroupOptions(
+            self.kafka_session_timeout_ms, self.kafka_heartbeat_interval_ms, self.kafka_group_instance_id
+        )
+
+    def event_time_policy(self):  # -> EventTimePolicy
+        from finsent.pipeline.event_time import EventTimePolicy
+
+        return EventTimePolicy(self.event_time_max_future_s, self.event_time_max_past_s)
 
     def webhook_url_list(self) -> list[str]:
         return [u.strip() for u in self.webhook_urls.split(",") if u.strip()]

@@ -1,15 +1,25 @@
 """The aggregation state machine: topic windows, idempotency by item id, spike detection.
 
-Time is event time: the aggregator's clock is the newest `published_at` it has seen (its watermark),
-so a replayed feed and a live stream behave alike. Everything is bounded: topics (idle ones evicted
-first), remembered ids (only as far back as the longest window, with a hard cap), evidence per topic.
+Time is event time: the aggregator's clock is the newest event time it has seen (its watermark),
+or the time up to which every input partition has delivered, so a replayed feed and a live stream
+behave alike. Everything is bounded: topics (idle ones evicted first), remembered ids (only as far
+back as the longest window, with a hard cap), evidence per topic.
+
+Late data. Items do not always arrive in event-time order: a backlog is scored in micro-batches,
+partitions are read at different speeds, one partition may run an hour ahead of another. An item
+for a minute the clock has already passed is counted, and its topic's decisions from that minute on
+are made again with it, as an in-order run would have made them: the detector's state right after
+the topic's last emitted transition is kept, and since nothing was emitted for the topic after that
+point, replaying the minutes from there is exact. What was emitted is never retracted, so the
+replay starts no earlier than the minute after the topic's last emitted transition.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections import OrderedDict, deque
+import math
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,16 +27,14 @@ from datetime import UTC, datetime
 from finsent.aggregate.detector import Assessment, DetectorConfig, Severity, SpikeState, Transition, assess
 from finsent.aggregate.records import TopicScore
 from finsent.aggregate.topic_metrics import TopicMetrics
-from finsent.aggregate.windows import BUCKET_S, TopicWindows
+from finsent.aggregate.windows import BUCKET_S, TopicWindows, bucket_of
 from finsent.alerts.contracts import AlertEvent, Evidence
 from finsent.contracts import ModelRef
 
 log = logging.getLogger(__name__)
 
 STATE_VALUE = {Severity.NONE: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
-EVIDENCE_KEEP = 64
 EVIDENCE_SHOW = 5
-MAX_CATCH_UP_STEPS = 90  # minute boundaries assessed at most in one advance (a long backfill skips ahead)
 
 
 def parse_window(text: str) -> int:
@@ -37,12 +45,24 @@ def parse_window(text: str) -> int:
     return int(text[:-1]) * units[text[-1]]
 
 
+def event_time_s(ev: TopicScore) -> float:
+    """The time an item counts at: the scorer's bounded event time, else (older scorers) published_at."""
+    return (ev.event_time or ev.published_at).timestamp()
+
+
 @dataclass
 class TopicState:
     windows: TopicWindows
     spike: SpikeState = field(default_factory=SpikeState)
-    evidence: deque[TopicScore] = field(default_factory=lambda: deque(maxlen=EVIDENCE_KEEP))
+    # The most negative items of each minute (EVIDENCE_SHOW at most), so that an alert decided for
+    # any minute in the horizon, late data included, shows the items of its own window.
+    evidence: dict[int, list[TopicScore]] = field(default_factory=dict)
     last_update_s: float = 0.0
+    # The detector state right after the last emitted transition, and that transition's minute:
+    # where a re-assessment for late data starts from.
+    settled: SpikeState = field(default_factory=SpikeState)
+    settled_at_s: float = -math.inf
+    redo_from_s: float | None = None  # the earliest minute late data changed, not yet re-assessed
 
 
 class Aggregator:
@@ -66,35 +86,36 @@ class Aggregator:
         self.clock_s: float = 0.0  # the minute boundary assessed last
         self.duplicates = 0
         self.late = 0
+        self.reassessed = 0  # topic re-assessments caused by late data
 
     # -- ingest ------------------------------------------------------------------------------------
     def apply(
         self,
         events: Iterable[TopicScore],
         *,
-        silent: bool = False,
         until_s: float | None = None,
         hold: bool = False,
     ) -> list[AlertEvent]:
         """Add events, then assess topics up to `until_s` (default: the newest event time seen).
-        Returns the alert events caused (none when `silent`: a state rebuild).
+        Returns the alert events caused, in event-time order per topic.
 
         Topics are assessed at every minute boundary of event time that the clock passes, so what
         fires depends neither on how the stream was cut into batches nor on arrival order: a caller
         reading several partitions passes as `until_s` the time up to which all of them have
-        delivered (the slowest partition's newest event), as stream processors do with watermarks."""
+        delivered (the slowest partition's newest event), as stream processors do with watermarks.
+        `hold`: only take the events in, the clock stays (a rebuild still reading its history)."""
         for ev in events:
             self._add(ev)
-        if hold:  # `hold`: only take the events in; the clock stays (a rebuild still reading)
+        if hold:
             return []
         alerts = self.advance(self.watermark_s if until_s is None else min(until_s, self.watermark_s))
         if self.metrics:
             self.metrics.topics.set(len(self.topics))
             self.metrics.event_time.set(self.clock_s)
-        return [] if silent else alerts
+        return alerts
 
     def _add(self, ev: TopicScore) -> None:
-        at = ev.published_at.timestamp()
+        at = event_time_s(ev)
         key = (ev.topic, ev.id)
         if key in self.seen:
             self.duplicates += 1
@@ -114,28 +135,64 @@ class Aggregator:
         state.windows.add(at, ev.label.value, ev.score)
         state.last_update_s = max(state.last_update_s, at)
         if ev.score < 0:
-            state.evidence.append(ev)
+            worst = state.evidence.setdefault(bucket_of(at), [])
+            worst.append(ev)
+            if len(worst) > EVIDENCE_SHOW:
+                worst.sort(key=lambda e: e.score)
+                worst.pop()
         self.watermark_s = max(self.watermark_s, at)
+        if self.clock_s and bucket_of(at) <= self.clock_s:
+            # A minute already assessed: decide this topic's minutes again from there.
+            first = max(bucket_of(at), state.settled_at_s + BUCKET_S)
+            if first <= self.clock_s:
+                state.redo_from_s = first if state.redo_from_s is None else min(state.redo_from_s, first)
         if self.metrics:
             self.metrics.count(ev.topic, ev.label.value)
 
     def advance(self, to_s: float) -> list[AlertEvent]:
-        """Assess, at each minute boundary up to `to_s`, every topic with items in the short window
-        or a spike in progress."""
-        last = int(to_s) // BUCKET_S * BUCKET_S
-        if self.clock_s >= last:
-            return []
-        first = last - MAX_CATCH_UP_STEPS * BUCKET_S if not self.clock_s else int(self.clock_s) + BUCKET_S
-        first = max(first, last - MAX_CATCH_UP_STEPS * BUCKET_S)
+        """Re-assess topics that got late data, then assess, at each minute boundary up to `to_s`,
+        every topic with items in the short window or a spike in progress."""
         alerts: list[AlertEvent] = []
-        for boundary in range(first, last + 1, BUCKET_S):
-            for topic, state in list(self.topics.items()):
-                recent = state.last_update_s > boundary - self.detector.short_window_s - BUCKET_S
-                if recent or state.spike.active is not Severity.NONE:
-                    alerts += self._evaluate(topic, state, boundary)
-        self.clock_s = float(last)
+        assessed: dict[str, float] = {}
+        for topic, state in list(self.topics.items()):
+            if state.redo_from_s is not None:
+                alerts += self._redo(topic, state, assessed)
+        last = bucket_of(to_s)
+        if self.clock_s < last:
+            first = int(self.clock_s) + BUCKET_S if self.clock_s else last - self.horizon_s
+            # A clock that jumps (a backlog, a first batch) is still assessed minute by minute, but
+            # never further back than the windows reach.
+            first = max(first, last - self.horizon_s)
+            for boundary in range(first, last + 1, BUCKET_S):
+                for topic, state in list(self.topics.items()):
+                    if self._due(state, boundary):
+                        alerts += self._evaluate(topic, state, boundary)
+                        assessed[topic] = boundary
+            self.clock_s = float(last)
         self._expire()
+        if self.metrics:
+            for topic, at in assessed.items():
+                if topic in self.topics:
+                    self._gauges(topic, self.topics[topic], at)
         return alerts
+
+    def _due(self, state: TopicState, boundary: float) -> bool:
+        recent = state.last_update_s > boundary - self.detector.short_window_s - BUCKET_S
+        return recent or state.spike.active is not Severity.NONE
+
+    def _redo(self, topic: str, state: TopicState, assessed: dict[str, float]) -> list[AlertEvent]:
+        start = max(state.redo_from_s or 0.0, self.clock_s - self.horizon_s)
+        state.redo_from_s = None
+        self.reassessed += 1
+        # Steps without a transition change nothing but `last`, so the state at `start` is the one
+        # right after the last emitted transition.
+        state.spike = state.settled.copy()
+        out: list[AlertEvent] = []
+        for boundary in range(int(start), int(self.clock_s) + 1, BUCKET_S):
+            if self._due(state, boundary):
+                out += self._evaluate(topic, state, boundary)
+                assessed[topic] = max(assessed.get(topic, boundary), boundary)
+        return out
 
     def _expire(self) -> None:
         cutoff = self.watermark_s - self.horizon_s
@@ -154,6 +211,8 @@ class Aggregator:
                 self.metrics.forget(topic)
         for state in self.topics.values():
             state.windows.expire(self.watermark_s)
+            for minute in [m for m in state.evidence if m < cutoff - BUCKET_S]:
+                del state.evidence[minute]
 
     # -- detection ---------------------------------------------------------------------------------
     def assessment(self, topic: str, now_s: float | None = None) -> Assessment:
@@ -164,24 +223,28 @@ class Aggregator:
         return assess(cfg, short.negative, short.total, base.negative, base.total)
 
     def _evaluate(self, topic: str, state: TopicState, now_s: float) -> list[AlertEvent]:
+        volume = state.windows.window(now_s, self.detector.short_window_s).total
+        if not state.spike.can_fire(self.detector, volume, now_s):
+            return []  # nothing could change: the baseline is not worth computing
+        transition = state.spike.step(self.detector, self.assessment(topic, now_s), now_s)
+        if transition is None:
+            return []
+        state.settled, state.settled_at_s = state.spike.copy(), now_s
+        return [self._event(topic, state, transition, now_s)]
+
+    def _gauges(self, topic: str, state: TopicState, now_s: float) -> None:
+        assert self.metrics is not None
         a = self.assessment(topic, now_s)
-        transition = state.spike.step(self.detector, a, now_s)
-        out = []
-        if transition is not None:
-            out.append(self._event(topic, state, transition, now_s))
-            if self.metrics:
-                self.metrics.alerts.labels(severity=transition.severity.value, status=transition.kind).inc()
-        if self.metrics:
-            per_window = {}
-            for name, length in self.windows.items():
-                c = state.windows.window(now_s, length)
-                per_window[name] = (c.total, c.negative_share, c.mean_score)
-            self.metrics.gauges(topic, per_window, a.baseline, a.z, STATE_VALUE[state.spike.active])
-        return out
+        per_window = {}
+        for name, length in self.windows.items():
+            c = state.windows.window(now_s, length)
+            per_window[name] = (c.total, c.negative_share, c.mean_score)
+        self.metrics.gauges(topic, per_window, a.baseline, a.z, STATE_VALUE[state.spike.active])
 
     def _event(self, topic: str, state: TopicState, t: Transition, now_s: float) -> AlertEvent:
+        lo = now_s - self.detector.short_window_s
         recent = [
-            e for e in state.evidence if e.published_at.timestamp() > now_s - self.detector.short_window_s
+            e for minute, items in state.evidence.items() if lo - BUCKET_S < minute <= now_s for e in items
         ]
         worst = sorted(recent, key=lambda e: e.score)[:EVIDENCE_SHOW]
         newest = max(recent, key=lambda e: e.published_at, default=None)

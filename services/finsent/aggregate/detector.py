@@ -64,6 +64,21 @@ class SpikeState:
         self.quiet_until_s: float = -math.inf
         self.last: Assessment | None = None
 
+    def copy(self) -> SpikeState:
+        out = SpikeState()
+        out.active, out.started_at_s, out.quiet_until_s, out.last = (
+            self.active,
+            self.started_at_s,
+            self.quiet_until_s,
+            self.last,
+        )
+        return out
+
+    def can_fire(self, cfg: DetectorConfig, volume: int, now_s: float) -> bool:
+        """False when no assessment with this short-window volume could cause a transition (saves
+        computing the baseline at every minute of a quiet topic)."""
+        return self.active is not Severity.NONE or (volume >= cfg.min_volume and now_s >= self.quiet_until_s)
+
     def step(self, cfg: DetectorConfig, a: Assessment, now_s: float) -> Transition | None:
         self.last = a
         if self.active is Severity.NONE:

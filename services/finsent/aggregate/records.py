@@ -19,6 +19,8 @@ class TopicScore(BaseModel):
     score: float
     published_at: UtcDatetime
     source: str
+    # Absent on records written before event-time bounding: readers fall back to published_at.
+    event_time: UtcDatetime | None = None
     model_name: str
     model_version: str
     snippet: str | None = None
@@ -33,6 +35,7 @@ def fan_out(item: ScoredItem) -> list[TopicScore]:
             score=item.score,
             published_at=item.published_at,
             source=item.source,
+            event_time=item.event_time,
             model_name=item.model.name,
             model_version=item.model.version,
             snippet=item.snippet,

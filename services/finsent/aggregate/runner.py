@@ -1,9 +1,17 @@
 """`finsent aggregate --kafka`: a consumer group on the per-topic scores.
 
 Each instance owns the topics of its partitions. On every (re)assignment it rebuilds its state by
-re-reading its partitions from one horizon (the longest window) back: records before the committed
-offset are applied silently (state only, no alerts), so a restart neither invents a spike nor
-forgets one in progress. Offsets are committed after the batch's alerts are acknowledged by Kafka.
+re-reading its partitions from one horizon (the longest window) back, holding the clock until every
+partition has caught up, and then assesses the whole history in event-time order. The alerts that
+this produces are compared with what is already on the alerts topic (read back over the same
+horizon): those already sent, by this instance before a crash or by another before a rebalance, are
+not sent again; those never sent (the backlog of a crashed instance) are. So a restart neither
+invents nor repeats a spike, nor loses one. Offsets are committed after the batch's alerts are
+acknowledged by Kafka.
+
+Failures (a broker outage, an unacknowledged alert) do not end the process: it backs off, rebuilds
+its producer, and rebuilds its state from the committed offsets, which re-reads what was not
+committed.
 """
 
 from __future__ import annotations
@@ -11,28 +19,65 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
-from finsent.aggregate.aggregator import Aggregator
+from finsent.aggregate.aggregator import Aggregator, event_time_s
 from finsent.aggregate.records import TopicScore
 from finsent.alerts.contracts import AlertEvent
 from finsent.alerts.webhook import WebhookSender
-from finsent.pipeline.kafka_io import API_VERSION
+from finsent.pipeline.kafka_io import API_VERSION, GroupOptions, ProduceFailed
 
 log = logging.getLogger(__name__)
 
+REBUILD_MARGIN_S = 600  # read a little more than the horizon: broker and event clocks differ
+MAX_SENT_KEYS = 100_000
+MAX_BACKOFF_S = 10.0
+
+
+def alert_key(event: AlertEvent) -> tuple[str, str, str]:
+    """What receivers de-duplicate by (documented): one spike's firing, upgrade and resolve differ."""
+    return (event.alert_id, event.status, event.severity)
+
 
 class AlertPublisher:
-    """Sends alert events to the alerts topic (acknowledged) and to the webhooks (queued)."""
+    """Sends alert events to the alerts topic (acknowledged before it returns) and, in embedded mode,
+    straight to the webhooks. On Kafka the webhooks are fed from the alerts topic instead
+    (`alerts.dispatcher`), so that a crash or a receiver outage cannot lose a notification."""
 
-    def __init__(self, producer: KafkaProducer | None, topic: str, webhooks: WebhookSender | None) -> None:
-        self._producer, self._topic, self._webhooks = producer, topic, webhooks
+    def __init__(
+        self,
+        producer_factory: Callable[[], KafkaProducer] | None,
+        topic: str,
+        webhooks: WebhookSender | None,
+        *,
+        on_emitted: Callable[[AlertEvent], None] | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self._factory, self._topic, self._webhooks = producer_factory, topic, webhooks
+        self._producer = producer_factory() if producer_factory else None
+        self._on_emitted, self._timeout = on_emitted, timeout_s
 
     def publish(self, events: list[AlertEvent]) -> None:
+        if not events:
+            return
+        if self._producer is not None:
+            futures = [
+                self._producer.send(self._topic, key=e.topic.encode(), value=e.model_dump_json().encode())
+                for e in events
+            ]
+            try:
+                self._producer.flush(timeout=self._timeout)
+                for f in futures:
+                    f.get(timeout=0)
+            except Exception as exc:
+                raise ProduceFailed(f"alerts not acknowledged within {self._timeout}s: {exc!r}") from exc
         for ev in events:
             log.warning(
                 "ALERT %s %s topic=%s negative_share=%.2f baseline=%.2f z=%.1f volume=%d",
@@ -44,17 +89,23 @@ class AlertPublisher:
                 ev.zscore,
                 ev.volume,
             )
-        if self._producer is not None and events:
-            futures = [
-                self._producer.send(self._topic, key=e.topic.encode(), value=e.model_dump_json().encode())
-                for e in events
-            ]
-            self._producer.flush(timeout=30)
-            for f in futures:
-                f.get(timeout=0)
-        if self._webhooks is not None:
-            for ev in events:
+            if self._on_emitted is not None:
+                self._on_emitted(ev)  # counted here: only what was emitted, never what a rebuild re-derived
+            if self._webhooks is not None:
                 self._webhooks.submit(ev)
+
+    def reset(self) -> None:
+        if self._factory is None or self._producer is None:
+            return
+        try:
+            self._producer.close(timeout=0)
+        except Exception as exc:  # being thrown away
+            log.debug("closing the old alerts producer: %r", exc)
+        self._producer = self._factory()
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=10)
 
 
 class _Rebuild(ConsumerRebalanceListener):
@@ -76,16 +127,20 @@ class AggregateRunner:
         bootstrap: str,
         topic: str,
         group_id: str,
-        aggregator_factory,
+        aggregator_factory: Callable[[], Aggregator],
         publisher: AlertPublisher,
         *,
+        alerts_topic: str | None = None,
         max_records: int = 2_000,
         idle_s: float = 30.0,
+        max_future_s: float = 300.0,
+        timeouts: GroupOptions | None = None,
     ) -> None:
         self._factory = aggregator_factory
         self.aggregator: Aggregator = aggregator_factory()
         self._publisher = publisher
-        self._replay_until: dict[TopicPartition, int] = {}
+        self._bootstrap, self._alerts_topic = bootstrap, alerts_topic
+        self._max_future_s = max_future_s
         self.consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group_id,
@@ -94,49 +149,139 @@ class AggregateRunner:
             auto_offset_reset="earliest",
             max_poll_records=max_records,
             api_version=API_VERSION,
+            **(timeouts or GroupOptions()).consumer_kwargs(),
         )
         self._pending_assignment: list[TopicPartition] | None = None
+        self._rebuild_until: dict[TopicPartition, int] = {}
         self._next_offset: dict[TopicPartition, int] = {}
         self._partition_time: dict[TopicPartition, float] = {}
         self._partition_seen_at: dict[TopicPartition, float] = {}
+        self._sent: set[tuple[str, str, str]] = set()
+        self._sent_order: deque[tuple[str, str, str]] = deque()
         self._idle_s = idle_s
+        self._failures = 0
+        self._failure_logged_at = 0.0
+        self._stop = threading.Event()
         self.consumer.subscribe([topic], listener=_Rebuild(self))
         self.rejected = 0
+        self.suppressed = 0  # alerts a rebuild re-derived that were already on the alerts topic
 
+    # -- rebuild -----------------------------------------------------------------------------------
     def _rebuild(self, assigned: list[TopicPartition]) -> None:
-        self.aggregator = self._factory()  # state for the new assignment is rebuilt from the log
-        self._replay_until = {}
-        self._partition_time, self._partition_seen_at = {}, {}
-        self._next_offset = {}
-        since_ms = int((time.time() - self.aggregator.horizon_s - 600) * 1000)
+        aggregator = self._factory()  # state for the new assignment is rebuilt from the log
+        since_ms = int((time.time() - aggregator.horizon_s - REBUILD_MARGIN_S) * 1000)
         starts = self.consumer.offsets_for_times({tp: since_ms for tp in assigned}) if assigned else {}
+        rebuild_until: dict[TopicPartition, int] = {}
+        next_offset: dict[TopicPartition, int] = {}
         for tp in assigned:
             committed = self.consumer.committed(tp) or 0
             found = starts.get(tp)
             start = min(found.offset, committed) if found is not None else committed
-            self._replay_until[tp] = committed
-            self._next_offset[tp] = start
+            rebuild_until[tp], next_offset[tp] = committed, start
+        sent = self._read_sent(since_ms)
+        for tp, start in next_offset.items():
             self.consumer.seek(tp, start)
+        self.aggregator, self._rebuild_until, self._next_offset = aggregator, rebuild_until, next_offset
+        self._partition_time, self._partition_seen_at = {}, {}
+        self._sent, self._sent_order = set(sent), deque(sent)
         log.info(
-            "assigned %d partitions; rebuilding state from %s",
+            "assigned %d partitions; rebuilding state from offsets %s (committed %s); %d alert events "
+            "already sent in that time",
             len(assigned),
-            {f"{tp.partition}": self._replay_until[tp] for tp in assigned},
+            {tp.partition: next_offset[tp] for tp in assigned},
+            {tp.partition: rebuild_until[tp] for tp in assigned},
+            len(sent),
         )
 
+    def _read_sent(self, since_ms: int) -> list[tuple[str, str, str]]:
+        """The alert events on the alerts topic since `since_ms`, as de-duplication keys."""
+        if self._alerts_topic is None:
+            return []
+        reader = KafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            api_version=API_VERSION,
+            client_id="finsent-aggregator-history",
+        )
+        try:
+            parts = reader.partitions_for_topic(self._alerts_topic) or set()
+            tps = [TopicPartition(self._alerts_topic, p) for p in sorted(parts)]
+            if not tps:
+                return []
+            reader.assign(tps)
+            ends = reader.end_offsets(tps)
+            starts = reader.offsets_for_times({tp: since_ms for tp in tps})
+            for tp in tps:
+                found = starts.get(tp)
+                reader.seek(tp, found.offset if found is not None else ends[tp])
+            keys: list[tuple[str, str, str]] = []
+            deadline = time.monotonic() + 60
+            while any(reader.position(tp) < ends[tp] for tp in tps):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("reading the alerts topic back took over 60 s")
+                for records in reader.poll(timeout_ms=500).values():
+                    for r in records:
+                        try:
+                            keys.append(alert_key(AlertEvent.model_validate_json(r.value)))
+                        except ValidationError:
+                            continue  # not ours to judge here; nothing to de-duplicate against
+            return keys[-MAX_SENT_KEYS:]
+        finally:
+            reader.close()
+
+    def _remember_sent(self, event: AlertEvent) -> None:
+        key = alert_key(event)
+        if key not in self._sent:
+            self._sent.add(key)
+            self._sent_order.append(key)
+            if len(self._sent_order) > MAX_SENT_KEYS:
+                self._sent.discard(self._sent_order.popleft())
+
+    # -- the loop ----------------------------------------------------------------------------------
     def step(self, timeout_ms: int = 500) -> int:
+        """One poll and what follows from it. Never raises for Kafka trouble: it backs off and
+        rebuilds from the committed offsets instead (nothing uncommitted is lost)."""
+        try:
+            n = self._step(timeout_ms)
+        except Exception as exc:
+            self._recover(exc)
+            return 0
+        if self._failures:
+            log.warning("aggregating again after %d failed attempts", self._failures)
+            self._failures = 0
+        return n
+
+    def _recover(self, exc: Exception) -> None:
+        self._failures += 1
+        delay = min(2.0 ** (self._failures - 1), MAX_BACKOFF_S)
+        if self._failures == 1 or time.monotonic() - self._failure_logged_at >= 60:
+            self._failure_logged_at = time.monotonic()
+            log.warning(
+                "aggregation step failed (%s); %d failed attempts so far, retrying in %.0fs from the "
+                "committed offsets",
+                exc,
+                self._failures,
+                delay,
+            )
+        self._publisher.reset()
+        # Re-read everything uncommitted: the state is rebuilt for the partitions we hold.
+        if self._pending_assignment is None:
+            self._pending_assignment = list(self.consumer.assignment())
+        self._stop.wait(delay)
+
+    def _step(self, timeout_ms: int) -> int:
         polled = self.consumer.poll(timeout_ms=timeout_ms)
         if self._pending_assignment is not None:
-            assigned, self._pending_assignment = self._pending_assignment, None
+            assigned = self._pending_assignment
             self._rebuild(assigned)
+            self._pending_assignment = None
             return 0  # what was just polled is read again from the rebuild offsets
         if not polled:
             return 0
-        replay: list[TopicScore] = []
-        live: list[TopicScore] = []
-        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        events: list[TopicScore] = []
         n = 0
         for tp, records in polled.items():
-            until = self._replay_until.get(tp, 0)
             for r in records:
                 n += 1
                 try:
@@ -146,24 +291,40 @@ class AggregateRunner:
                     self.rejected += 1
                     log.error("unreadable record on %s at %d", tp, r.offset)
                     continue
-                (replay if r.offset < until else live).append(ev)
-                seen = ev.published_at.timestamp()
+                ev = self._bounded(ev, r.timestamp)
+                events.append(ev)
+                seen = event_time_s(ev)
                 self._partition_time[tp] = max(self._partition_time.get(tp, seen), seen)
             self._partition_seen_at[tp] = time.monotonic()
             self._next_offset[tp] = records[-1].offset + 1
-            offsets[tp] = OffsetAndMetadata(records[-1].offset + 1, "", -1)
         until = self._safe_time()
         # While any partition is still re-reading its history, the clock must not move: the topics
         # of the partitions not read yet would be assessed without their data.
-        rebuilding = any(self._next_offset.get(tp, 0) < end for tp, end in self._replay_until.items())
-        if replay:
-            self.aggregator.apply(replay, silent=True, until_s=until, hold=rebuilding)
-        alerts = self.aggregator.apply(live, until_s=until, hold=rebuilding)
-        self._publisher.publish(alerts)
-        commit = {tp: o for tp, o in offsets.items() if o.offset > self._replay_until.get(tp, 0)}
-        if commit:
-            self.consumer.commit(commit)
+        rebuilding = any(self._next_offset.get(tp, 0) < end for tp, end in self._rebuild_until.items())
+        alerts = self.aggregator.apply(events, until_s=until, hold=rebuilding)
+        fresh = [a for a in alerts if alert_key(a) not in self._sent]
+        self.suppressed += len(alerts) - len(fresh)
+        self._publisher.publish(fresh)
+        for a in fresh:
+            self._remember_sent(a)
+        if not rebuilding:
+            self.consumer.commit(
+                {tp: OffsetAndMetadata(o, "", -1) for tp, o in self._next_offset.items() if o > 0}
+            )
         return n
+
+    def _bounded(self, ev: TopicScore, record_ts_ms: int) -> TopicScore:
+        """Defence in depth for records from scorers that did not bound event time: none may lie
+        further ahead of the time its record was written than the scorer would have allowed."""
+        if record_ts_ms is None or record_ts_ms < 0:
+            return ev
+        latest = record_ts_ms / 1000 + self._max_future_s
+        if event_time_s(ev) <= latest:
+            return ev
+        try:
+            return ev.model_copy(update={"event_time": datetime.fromtimestamp(latest, UTC)})
+        except (OverflowError, OSError, ValueError):
+            return ev
 
     def _safe_time(self) -> float | None:
         """Event time up to which every partition that is still delivering has delivered: the
@@ -179,6 +340,7 @@ class AggregateRunner:
         return max(self._partition_time.values(), default=None)
 
     def run(self, stop: threading.Event) -> None:
+        self._stop = stop
         while not stop.is_set():
             self.step()
 

@@ -5,10 +5,16 @@ buckets older than that are dropped as time advances."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import bisect
+import math
 from dataclasses import dataclass
 
 BUCKET_S = 60
+
+
+def bucket_of(at_s: float) -> int:
+    """The start of the one-minute bucket holding event time `at_s` (epoch seconds)."""
+    return math.floor(at_s) // BUCKET_S * BUCKET_S
 
 
 @dataclass
@@ -38,36 +44,47 @@ class Counts:
 
 
 class TopicWindows:
+    """Buckets keyed by minute, with their keys kept sorted so that a window is a bisect and a walk
+    over its own buckets only, wherever in the horizon it lies (late data is re-assessed at old
+    minutes, a backlog is assessed minute by minute)."""
+
     def __init__(self, horizon_s: int) -> None:
         self._horizon = horizon_s
-        self._buckets: OrderedDict[int, Counts] = OrderedDict()  # bucket start (epoch s) -> counts
+        self._buckets: dict[int, Counts] = {}  # bucket start (epoch s) -> counts
+        self._keys: list[int] = []  # sorted
 
     def __len__(self) -> int:
         return len(self._buckets)
 
     def add(self, at_s: float, label: str, score: float) -> None:
-        key = int(at_s) // BUCKET_S * BUCKET_S
+        key = bucket_of(at_s)
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = Counts()
-            if len(self._buckets) > 1 and key < next(reversed(self._buckets)):
-                self._buckets = OrderedDict(sorted(self._buckets.items()))  # rare: late item
+            # A bucket first seen after a later one (a backlog, skewed partitions) goes in its place:
+            # appending it would leave the keys out of order and windows would miss buckets.
+            if not self._keys or key > self._keys[-1]:
+                self._keys.append(key)
+            else:
+                bisect.insort(self._keys, key)
         setattr(bucket, label, getattr(bucket, label) + 1)
         bucket.score_sum += score
 
     def expire(self, now_s: float) -> None:
         cutoff = now_s - self._horizon - BUCKET_S
-        while self._buckets and next(iter(self._buckets)) < cutoff:
-            self._buckets.popitem(last=False)
+        n = bisect.bisect_left(self._keys, cutoff)
+        for key in self._keys[:n]:
+            del self._buckets[key]
+        del self._keys[:n]
 
     def window(self, now_s: float, length_s: int, *, end_offset_s: int = 0) -> Counts:
-        """Counts of items with event time in (now - end_offset - length, now - end_offset]."""
+        """Counts of the buckets overlapping (now - end_offset - length, now - end_offset]."""
         hi = now_s - end_offset_s
         lo = hi - length_s
         out = Counts()
-        for start, counts in reversed(self._buckets.items()):
-            if start + BUCKET_S <= lo:
-                break
-            if start <= hi:
-                out.add(counts)
+        # Buckets with start > lo - BUCKET_S (they end after lo) and start <= hi.
+        first = bisect.bisect_right(self._keys, lo - BUCKET_S)
+        last = bisect.bisect_right(self._keys, hi)
+        for key in self._keys[first:last]:
+            out.add(self._buckets[key])
         return out

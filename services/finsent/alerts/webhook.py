@@ -112,7 +112,7 @@ class WebhookSender:
             r = self._client.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             self._metrics.deliveries.labels(result="error").inc()
-            log.warning("webhook %s: %s", _safe(url), type(exc).__name__)
+            log.warning("webhook %s: %s", safe_url(url), type(exc).__name__)
             return False
         finally:
             self._metrics.latency.observe(time.perf_counter() - started)
@@ -122,7 +122,9 @@ class WebhookSender:
         # 4xx other than 408/429 will not get better by retrying.
         retry = r.status_code >= 500 or r.status_code in (408, 429)
         self._metrics.deliveries.labels(result=f"http_{r.status_code // 100}xx").inc()
-        log.warning("webhook %s answered %d%s", _safe(url), r.status_code, "" if retry else "; not retried")
+        log.warning(
+            "webhook %s answered %d%s", safe_url(url), r.status_code, "" if retry else "; not retried"
+        )
         return not retry  # "done" when retrying is pointless
 
     def _run(self) -> None:
@@ -137,7 +139,7 @@ class WebhookSender:
                     break
                 if attempt == self._attempts:
                     self._metrics.dropped.labels(reason="retries_exhausted").inc()
-                    log.error("webhook %s: giving up after %d attempts", _safe(url), attempt)
+                    log.error("webhook %s: giving up after %d attempts", safe_url(url), attempt)
                     break
                 if self._stop.wait(delay):
                     break
@@ -160,7 +162,7 @@ class WebhookSender:
         self._client.close()
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without credentials or query string (those may carry tokens)."""
     u = httpx.URL(url)
     return f"{u.scheme}://{u.host}{':' + str(u.port) if u.port else ''}{u.path}"

@@ -22,6 +22,13 @@ class PipelineMetrics:
             ["reason"],
             registry=r,
         )
+        self.event_time_clamped = Counter(
+            "finsent_event_time_clamped_total",
+            "Items whose published_at lay outside the allowed skew of the record's timestamp, and "
+            "whose event time was clamped (direction: future or past).",
+            ["direction"],
+            registry=r,
+        )
         self.duplicates = Counter(
             "finsent_duplicates_dropped_total",
             "Items dropped because their id was scored recently.",

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -23,6 +24,11 @@ log = logging.getLogger(__name__)
 
 # Kafka 4 removed old protocol versions (KIP-896); auto-detection can pick one it rejects.
 API_VERSION = (3, 9)
+
+# kafka-python backs off reconnecting up to 30 s by default, so a client could sit idle for half a
+# minute after the broker is back. 5 s caps that; during an outage the attempts' log lines are
+# throttled (observability.log_throttle).
+RECONNECT = {"reconnect_backoff_ms": 100, "reconnect_backoff_max_ms": 5_000}
 
 
 def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> None:
@@ -42,7 +48,32 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> Non
         admin.close()
 
 
+@dataclass(frozen=True)
+class GroupOptions:
+    """Consumer-group liveness. kafka-python's default session (45 s) means a process restarted
+    after a crash waits that long for its dead predecessor to be evicted before it gets partitions;
+    10 s with a 3 s heartbeat has a restarted scorer working again within about 15 s, and still
+    tolerates a few missed heartbeats from a busy host. With a stable `instance_id` per replica
+    (static membership, KIP-345; e.g. a StatefulSet's pod name) a restarted replica takes its
+    predecessor's place at once, without a rebalance; a replica removed for good then holds its
+    partitions until its session expires."""
+
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 3_000
+    instance_id: str | None = None
+
+    def consumer_kwargs(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "session_timeout_ms": self.session_timeout_ms,
+            "heartbeat_interval_ms": min(self.heartbeat_interval_ms, self.session_timeout_ms // 3),
+        }
+        if self.instance_id:
+            out["group_instance_id"] = self.instance_id
+        return {**out, **RECONNECT}
+
+
 IDLE_RETURN_S = 1.0
+LAG_TIMEOUT_MS = 5_000
 BUSY_POLL_S = 0.02
 
 
@@ -62,7 +93,14 @@ class KafkaSource:
     pipeline only after the batch's results are acknowledged by the broker."""
 
     def __init__(
-        self, bootstrap: str, topic: str, group_id: str, *, max_batch: int, max_linger_ms: int
+        self,
+        bootstrap: str,
+        topic: str,
+        group_id: str,
+        *,
+        max_batch: int,
+        max_linger_ms: int,
+        timeouts: GroupOptions | None = None,
     ) -> None:
         self._max_batch, self._linger_s = max_batch, max_linger_ms / 1000
         self._pending: list[RawRecord] = []
@@ -70,6 +108,7 @@ class KafkaSource:
         self._lock = threading.Lock()
         self._revoked_during_poll: set[TopicPartition] = set()
         self._revocations = 0
+        self._reachable = True
         self.consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=group_id,
@@ -80,6 +119,7 @@ class KafkaSource:
             # Scoring a large batch on a slow CPU can take a while; the group must not evict us.
             max_poll_interval_ms=600_000,
             api_version=API_VERSION,
+            **(timeouts or GroupOptions()).consumer_kwargs(),
         )
         self.consumer.subscribe([topic], listener=_Revocations(self))
 
@@ -167,14 +207,21 @@ class KafkaSource:
         if not owned:
             return None
         try:
-            ends = self.consumer.end_offsets(list(owned))
-        except Exception:  # lag is best-effort telemetry
+            # Bounded: kafka-python's default request timeout is minutes, and this runs in the loop.
+            ends = self.consumer.end_offsets(list(owned), timeout_ms=LAG_TIMEOUT_MS)
+        except Exception:  # lag is best-effort telemetry; a failure says the broker is unreachable
+            self._reachable = False
             return None
+        self._reachable = True
         total = 0
         for tp in owned:
             pos = self.consumer.position(tp)
             total += max(0, ends.get(tp, pos) - pos)
         return total
+
+    def reachable(self) -> bool:
+        """False since the last lag query failed (the broker did not answer it in time)."""
+        return self._reachable
 
     def close(self) -> None:
         self.consumer.close(autocommit=False)
@@ -198,14 +245,31 @@ class KafkaSink:
     ) -> None:
         self._scored_topic, self._dlq_topic, self._timeout = scored_topic, dlq_topic, timeout_s
         self._topic_scores_topic = topic_scores_topic
-        self.producer = KafkaProducer(
-            bootstrap_servers=bootstrap,
+        self._bootstrap = bootstrap
+        self.producer = self._new_producer()
+
+    def _new_producer(self) -> KafkaProducer:
+        return KafkaProducer(
+            bootstrap_servers=self._bootstrap,
             client_id="finsent-scorer",
             acks="all",
             enable_idempotence=True,
             linger_ms=5,
             api_version=API_VERSION,
+            # A send blocks at most this long for metadata or buffer space during an outage; the
+            # pipeline then backs off and retries with a new producer.
+            max_block_ms=int(self._timeout * 1000),
+            **RECONNECT,
         )
+
+    def reset(self) -> None:
+        """Abandon the current producer (its unacknowledged records belong to batches that are read
+        again) and start a new one."""
+        try:
+            self.producer.close(timeout=0)
+        except Exception as exc:  # it is being thrown away; only a reconnect matters
+            log.debug("closing the old producer: %r", exc)
+        self.producer = self._new_producer()
 
     def write(self, scored: list[ScoredItem], dead: list[DeadLetter]) -> None:
         futures = [

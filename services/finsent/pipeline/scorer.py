@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from typing import Protocol
 
@@ -20,12 +21,14 @@ from finsent.inference.backend import BackendUnavailable, ScoringBackend
 from finsent.observability.metrics import PipelineMetrics
 from finsent.pipeline.batching import Batch
 from finsent.pipeline.dedup import RecentIds
-from finsent.pipeline.validate import parse_record
+from finsent.pipeline.event_time import EventTimePolicy
+from finsent.pipeline.validate import parse_record, record_time
 from finsent.topics.extract import TopicExtractor
 
 log = logging.getLogger(__name__)
 
 LAG_EVERY_S = 5.0
+MAX_DELIVERY_BACKOFF_S = 10
 
 
 def _running(future: Future[object]) -> bool:
@@ -42,11 +45,17 @@ class Source(Protocol):
     def rewind(self, batch: Batch) -> None: ...
     def revocations(self) -> int: ...
     def lag(self) -> int | None: ...
+    def reachable(self) -> bool: ...
     def close(self) -> None: ...
 
 
 class Sink(Protocol):
     def write(self, scored: list[ScoredItem], dead: list[DeadLetter]) -> None: ...
+    def reset(self) -> None:
+        """Drop whatever the sink holds for a failed write and reconnect: after a broker outage
+        a producer can stay stuck expiring old records while the broker is healthy again."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -63,6 +72,8 @@ class Prepared:
 
     items: list[NewsItem]
     outcome: BatchOutcome
+    # Per item: the event time it counts at, and `future`/`past` when that was clamped.
+    event_times: list[tuple[datetime, str | None]] = field(default_factory=list)
 
 
 @dataclass
@@ -83,10 +94,11 @@ class PipelineOptions:
     max_message_bytes: int = 262_144
     dlq_payload_limit: int = 65_536
     include_text: bool = False
-    produce_retries: int = 5
+    produce_retries: int = 0  # 0: retry for as long as it takes
     backend_retry_s: float = 1.0
     backend_retry_max_s: float = 10.0
     progress_s: float = 0.0  # 0: no progress lines
+    event_time: EventTimePolicy = field(default_factory=EventTimePolicy)
 
 
 @dataclass
@@ -133,6 +145,7 @@ class ScoringPipeline:
         which only that thread changes. `in_flight`: ids scored but not yet delivered."""
         out = BatchOutcome()
         items: list[NewsItem] = []
+        event_times: list[tuple[datetime, str | None]] = []
         in_batch: set[str] = set()
         for record in batch.records:
             parsed = parse_record(
@@ -145,7 +158,9 @@ class ScoringPipeline:
             else:
                 in_batch.add(parsed.id)
                 items.append(parsed)
-        return Prepared(items, out)
+                assert parsed.published_at is not None  # validation fills it in
+                event_times.append(self.options.event_time.bound(parsed.published_at, record_time(record)))
+        return Prepared(items, out, event_times)
 
     def infer(self, prepared: Prepared) -> BatchOutcome:
         """Score the prepared items. Thread-safe: it touches nothing the loop's thread changes."""
@@ -156,7 +171,7 @@ class ScoringPipeline:
         result = self.backend.score([i.text for i in items])
         self.metrics.inference_seconds.observe(time.perf_counter() - started)
         now = utcnow()
-        for item, p in zip(items, result.probs, strict=True):
+        for item, p, (event_time, clamped) in zip(items, result.probs, prepared.event_times, strict=True):
             probs = Probs(negative=float(p[0]), neutral=float(p[1]), positive=float(p[2]))
             topics = self.extractor.topics(item.text, item.topics) if self.extractor else item.topics
             out.scored.append(
@@ -165,6 +180,8 @@ class ScoringPipeline:
                     topics=topics,
                     source=item.source,
                     published_at=item.published_at,
+                    event_time=event_time,
+                    event_time_clamped=clamped,
                     label=LABELS[int(p.argmax())],
                     probs=probs,
                     score=probs.positive - probs.negative,
@@ -188,6 +205,8 @@ class ScoringPipeline:
         m.duplicates.inc(out.duplicates)
         for s in out.scored:
             m.scored.labels(label=s.label.value).inc()
+            if s.event_time_clamped:
+                m.event_time_clamped.labels(direction=s.event_time_clamped).inc()
         for d in out.dead:
             m.rejected.labels(reason=d.reason).inc()
 
@@ -217,12 +236,13 @@ class ScoringPipeline:
             self._lag = self.source.lag()
             if self._lag is not None:
                 self.metrics.consumer_lag.set(self._lag)
+            self._source_ok = self.source.reachable()
+            self._update_ready()
         self._log_progress(self._lag)
 
     def _try_deliver(self, done: Scored, stop: threading.Event) -> bool:
         """Deliver and commit one scored batch. False when partitions moved since it was read, or
-        (after a pause) when the sink failed: the caller rewinds; more than `produce_retries` sink
-        failures in a row raise."""
+        (after a pause) when the sink or the commit failed: the caller rewinds."""
         if self.source.revocations() != done.revocations:
             # Its partitions' new owners read it from the last commit: delivering it here as well
             # would only produce its results twice.
@@ -231,19 +251,12 @@ class ScoringPipeline:
         try:
             self._deliver(done.batch, done.outcome)
         except Exception as exc:
-            self._produce_failures += 1
-            self.metrics.produce_errors.inc()
-            if self._produce_failures > self.options.produce_retries:
-                raise
-            log.warning(
-                "results not delivered (%s); retry %d of %d",
-                exc,
-                self._produce_failures,
-                self.options.produce_retries,
-            )
-            stop.wait(min(2**self._produce_failures, 30))
+            self._delivery_failed(exc, stop)
             return False
+        if self._produce_failures:
+            log.warning("results delivered again after %d failed attempts", self._produce_failures)
         self._produce_failures = 0
+        self._update_ready()
         self.progress.add(done.outcome)
         self.metrics.batch_seconds.observe(time.perf_counter() - done.started)
         self.metrics.set_model(self.backend.model.name, self.backend.model.version)
@@ -251,8 +264,41 @@ class ScoringPipeline:
             self.on_batch(done.outcome)
         return True
 
+    def _update_ready(self) -> None:
+        """Ready: the source's broker answers, results are delivered, and the backend scores."""
+        ok = self._source_ok and not self._produce_failures and self._backend_ok
+        self.metrics.ready.set(1 if ok else 0)
+
+    def _delivery_failed(self, exc: Exception, stop: threading.Event) -> None:
+        """A batch's results or its commit did not go through (a broker outage, most often). The
+        caller re-reads everything uncommitted; here the producer is rebuilt and the loop backs off,
+        reporting not ready, for as long as it takes (or `produce_retries` times, when set)."""
+        self._produce_failures += 1
+        self.metrics.produce_errors.inc()
+        self.metrics.ready.set(0)
+        limit = self.options.produce_retries
+        if limit and self._produce_failures > limit:
+            raise exc
+        delay = min(2 ** (self._produce_failures - 1), MAX_DELIVERY_BACKOFF_S)
+        # The first failure says what happened; then a reminder about once a minute, not a line a retry.
+        if self._produce_failures == 1 or time.monotonic() - self._failure_logged_at >= 60:
+            self._failure_logged_at = time.monotonic()
+            log.warning(
+                "results not delivered (%s); %d failed attempts so far, retrying in %ds with a new producer "
+                "(uncommitted records are read again)",
+                exc,
+                self._produce_failures,
+                delay,
+            )
+        try:
+            self.sink.reset()
+        except Exception as reset_exc:  # the broker may still be down; the next attempt tries again
+            log.debug("sink reset failed: %r", reset_exc)
+        stop.wait(delay)
+
     def _backend_down(self, exc: BackendUnavailable, stop: threading.Event) -> None:
         self.metrics.backend_errors.inc()
+        self._backend_ok = False
         self.metrics.ready.set(0)
         log.warning("backend unavailable (%s); retrying in %.1fs", exc, self._backoff)
         stop.wait(self._backoff)
@@ -269,6 +315,8 @@ class ScoringPipeline:
         every uncommitted record is discarded and the source rewound to the oldest of them."""
         self._backoff = self.options.backend_retry_s
         self._produce_failures = 0
+        self._failure_logged_at = 0.0
+        self._source_ok = self._backend_ok = True
         self._lag_at, self._lag = 0.0, None
         self.metrics.ready.set(1)
         self.metrics.set_model(self.backend.model.name, self.backend.model.version)
@@ -313,7 +361,8 @@ class ScoringPipeline:
                     batch = Batch()
                     continue
                 self._backoff = self.options.backend_retry_s
-                self.metrics.ready.set(1)
+                self._backend_ok = True
+                self._update_ready()
                 if self.source.revocations() != moved:
                     # A rebalance while the batch was scored: its partitions' new owners read it from
                     # the last commit, so it is not delivered here; what we still own is re-read.

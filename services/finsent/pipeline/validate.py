@@ -19,6 +19,8 @@ MISSING_FIELD = "missing_field"
 INVALID_FIELD = "invalid_field"
 TOO_LARGE = "too_large"
 EMPTY = "empty"
+NO_EVENT_TIME = "no_event_time"
+UNPROCESSABLE = "unprocessable"
 
 
 def _summarise(err: ValidationError, limit: int = 5) -> str:
@@ -50,7 +52,19 @@ def dead_letter(record: RawRecord, reason: str, detail: str, payload_limit: int)
 
 
 def parse_record(record: RawRecord, *, max_bytes: int, payload_limit: int) -> NewsItem | DeadLetter:
-    """Validate one record. Never raises for bad input: that is what the dead letter is for."""
+    """Validate one record. Never raises for bad input: that is what the dead letter is for.
+
+    Beyond the failures named here, anything else that goes wrong turning the bytes into an item
+    (JSON nested thousands deep, an integer past Python's digit limit, a date that overflows, or a
+    fault not foreseen) dead-letters the record as `unprocessable`: one poison record must never
+    stop a partition, since it would be read again on every restart."""
+    try:
+        return _parse(record, max_bytes=max_bytes, payload_limit=payload_limit)
+    except Exception as exc:  # the catch-all is the point: see the docstring
+        return dead_letter(record, UNPROCESSABLE, f"{type(exc).__name__}: {exc}", payload_limit)
+
+
+def _parse(record: RawRecord, *, max_bytes: int, payload_limit: int) -> NewsItem | DeadLetter:
     value = record.value
     if not value:
         return dead_letter(record, EMPTY, "the record has no value", payload_limit)
@@ -64,6 +78,10 @@ def parse_record(record: RawRecord, *, max_bytes: int, payload_limit: int) -> Ne
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         return dead_letter(record, INVALID_JSON, f"not valid JSON: {exc}", payload_limit)
+    except RecursionError:
+        return dead_letter(record, INVALID_JSON, "JSON nested too deeply", payload_limit)
+    except ValueError as exc:  # e.g. an integer longer than Python's int-string limit
+        return dead_letter(record, INVALID_JSON, f"JSON value out of range: {exc}", payload_limit)
     if not isinstance(obj, dict):
         return dead_letter(
             record, NOT_AN_OBJECT, f"expected a JSON object, got {type(obj).__name__}", payload_limit
@@ -76,6 +94,23 @@ def parse_record(record: RawRecord, *, max_bytes: int, payload_limit: int) -> Ne
             record, MISSING_FIELD if missing else INVALID_FIELD, _summarise(exc), payload_limit
         )
     if item.published_at is None:
-        ts = datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
+        ts = record_time(record)
+        if ts is None:
+            return dead_letter(
+                record,
+                NO_EVENT_TIME,
+                f"no published_at, and the record timestamp {record.timestamp_ms} is not a usable time",
+                payload_limit,
+            )
         item = item.model_copy(update={"published_at": ts})
     return item
+
+
+def record_time(record: RawRecord) -> datetime | None:
+    """The record's broker (or producer) timestamp, or None when it has none (-1) or it is absurd."""
+    if record.timestamp_ms is None or record.timestamp_ms < 0:
+        return None
+    try:
+        return datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None

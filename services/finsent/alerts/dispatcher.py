@@ -1,0 +1,241 @@
+"""Webhook delivery from the alerts topic, at least once.
+
+Alert events are durable on `finsent.alerts`; this is a consumer group on that topic (its own,
+`FINSENT_WEBHOOK_GROUP_ID`) that POSTs each event, signed, to every configured URL and commits an
+event's offset only once every URL has answered 2xx. A receiver that is down or slow delays its
+notifications, never loses them: the event is retried with exponential backoff (up to
+`webhook_backoff_max` between tries) for as long as the event is younger than `webhook_max_age`;
+the partition is paused meanwhile, so later events wait behind it and arrive in order. Deliveries
+that can never succeed go to a dead-letter topic with the reason: a 4xx other than 408 and 429
+(`rejected`), an event older than the maximum age (`expired`), a record that is not an alert event
+(`invalid_event`). A crash or a rebalance re-delivers what was not committed: receivers
+de-duplicate by `alert_id` + `status` + `severity`.
+
+The POST body is the record's value as the aggregator produced it, so the signature is over
+exactly the bytes on the topic."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import httpx
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.structs import OffsetAndMetadata
+from pydantic import ValidationError
+
+from finsent.alerts.contracts import AlertEvent
+from finsent.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookMetrics, safe_url, sign
+from finsent.pipeline.kafka_io import API_VERSION, RECONNECT, GroupOptions
+
+log = logging.getLogger(__name__)
+
+OK, RETRY, REJECT = "ok", "retry", "reject"
+
+
+class _Revoked(ConsumerRebalanceListener):
+    def __init__(self, dispatcher: WebhookDispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    def on_partitions_revoked(self, revoked):  # type: ignore[no-untyped-def]
+        self._dispatcher._forget(set(revoked))
+
+    def on_partitions_assigned(self, assigned):  # type: ignore[no-untyped-def]
+        log.info("webhook delivery: assigned %d alert partitions", len(assigned))
+
+
+class WebhookDispatcher:
+    def __init__(
+        self,
+        bootstrap: str,
+        alerts_topic: str,
+        group_id: str,
+        urls: Sequence[str],
+        secret: bytes | None,
+        metrics: WebhookMetrics,
+        *,
+        dlq_topic: str,
+        max_age_s: float = 86_400.0,
+        backoff_s: float = 0.5,
+        backoff_max_s: float = 300.0,
+        timeout_s: float = 5.0,
+        timeouts: GroupOptions | None = None,
+    ) -> None:
+        self._urls, self._secret, self._metrics = list(urls), secret, metrics
+        self._dlq_topic, self._max_age = dlq_topic, max_age_s
+        self._backoff, self._backoff_max = backoff_s, backoff_max_s
+        self._bootstrap = bootstrap
+        self._client = httpx.Client(timeout=timeout_s)
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group_id,
+            client_id=f"finsent-webhooks-{group_id}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=100,
+            api_version=API_VERSION,
+            **(timeouts or GroupOptions()).consumer_kwargs(),
+        )
+        self.consumer.subscribe([alerts_topic], listener=_Revoked(self))
+        self._producer: KafkaProducer | None = None
+        # Per (partition, offset) of an event being retried: the URLs that have not taken it yet.
+        self._remaining: dict[tuple[TopicPartition, int], set[str]] = {}
+        self._retry_at: dict[TopicPartition, float] = {}
+        self._delay: dict[TopicPartition, float] = {}
+        self._lock = threading.Lock()
+        self._failures = 0
+
+    # -- one event ---------------------------------------------------------------------------------
+    def _post(self, url: str, body: bytes) -> str:
+        ts = str(int(time.time()))
+        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: ts}
+        if self._secret:
+            headers[SIGNATURE_HEADER] = sign(self._secret, ts, body)
+        started = time.perf_counter()
+        try:
+            r = self._client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            self._metrics.deliveries.labels(result="error").inc()
+            log.debug("webhook %s: %s", safe_url(url), type(exc).__name__)
+            return RETRY
+        finally:
+            self._metrics.latency.observe(time.perf_counter() - started)
+        if r.status_code < 300:
+            self._metrics.deliveries.labels(result="ok").inc()
+            return OK
+        self._metrics.deliveries.labels(result=f"http_{r.status_code // 100}xx").inc()
+        if r.status_code >= 500 or r.status_code in (408, 429):
+            return RETRY
+        return REJECT  # another 4xx will not get better by retrying
+
+    def _deliver(self, tp: TopicPartition, offset: int, value: bytes) -> bool:
+        """True when the event is done with (delivered everywhere, or dead-lettered)."""
+        try:
+            event = AlertEvent.model_validate_json(value)
+        except ValidationError as exc:
+            self._dead_letter(tp, offset, value, "invalid_event", str(exc)[:500], None)
+            return True
+        age = (datetime.now(UTC) - event.generated_at.astimezone(UTC)).total_seconds()
+        key = (tp, offset)
+        remaining = self._remaining.get(key, set(self._urls))
+        if age > self._max_age:
+            for url in sorted(remaining):
+                self._dead_letter(tp, offset, value, "expired", f"undelivered after {age:.0f}s", url)
+            self._remaining.pop(key, None)
+            return True
+        for url in sorted(remaining):
+            outcome = self._post(url, value)
+            if outcome == OK:
+                remaining.discard(url)
+            elif outcome == REJECT:
+                self._dead_letter(tp, offset, value, "rejected", "the receiver answered a 4xx", url)
+                remaining.discard(url)
+        if remaining:
+            self._remaining[key] = remaining
+            return False
+        self._remaining.pop(key, None)
+        return True
+
+    def _dead_letter(
+        self, tp: TopicPartition, offset: int, value: bytes, reason: str, detail: str, url: str | None
+    ) -> None:
+        if self._producer is None:
+            self._producer = KafkaProducer(
+                bootstrap_servers=self._bootstrap,
+                acks="all",
+                enable_idempotence=True,
+                api_version=API_VERSION,
+                client_id="finsent-webhooks",
+                **RECONNECT,
+            )
+        record = {
+            "reason": reason,
+            "detail": detail,
+            "url": safe_url(url) if url else None,
+            "topic": tp.topic,
+            "partition": tp.partition,
+            "offset": offset,
+            "event": value.decode("utf-8", "replace"),
+            "failed_at": datetime.now(UTC).isoformat(),
+        }
+        self._producer.send(self._dlq_topic, value=json.dumps(record).encode()).get(timeout=30)
+        self._metrics.dropped.labels(reason=reason).inc()
+        log.error(
+            "webhook %s: alert event at %s:%d dead-lettered (%s)",
+            safe_url(url) if url else "-",
+            tp,
+            offset,
+            reason,
+        )
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def _forget(self, revoked: set[TopicPartition]) -> None:
+        # Its new owner delivers from the committed offset.
+        with self._lock:
+            for key in [k for k in self._remaining if k[0] in revoked]:
+                del self._remaining[key]
+            for tp in revoked:
+                self._retry_at.pop(tp, None)
+                self._delay.pop(tp, None)
+
+    def step(self, timeout_ms: int = 500) -> int:
+        now = time.monotonic()
+        with self._lock:
+            due = [tp for tp, at in self._retry_at.items() if at <= now]
+            for tp in due:
+                del self._retry_at[tp]
+        owned = self.consumer.assignment()
+        due = [tp for tp in due if tp in owned]
+        if due:
+            self.consumer.resume(*due)
+        polled = self.consumer.poll(timeout_ms=timeout_ms)
+        commits: dict[TopicPartition, OffsetAndMetadata] = {}
+        n = 0
+        for tp, records in polled.items():
+            for r in records:
+                if not self._deliver(tp, r.offset, r.value):
+                    delay = self._delay.get(tp, self._backoff)
+                    self._delay[tp] = min(delay * 2, self._backoff_max)
+                    self.consumer.seek(tp, r.offset)
+                    self.consumer.pause(tp)
+                    with self._lock:
+                        self._retry_at[tp] = time.monotonic() + delay
+                    if delay >= self._backoff_max or delay == self._backoff:
+                        log.warning(
+                            "webhook delivery of the alert at %s:%d failed; retrying every %.0fs at most "
+                            "until it is %.0fh old",
+                            tp,
+                            r.offset,
+                            delay,
+                            self._max_age / 3600,
+                        )
+                    break
+                self._delay.pop(tp, None)
+                commits[tp] = OffsetAndMetadata(r.offset + 1, "", -1)
+                n += 1
+        self._metrics.queue_depth.set(len(self._remaining))
+        if commits:
+            self.consumer.commit(commits)
+        return n
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.step()
+                self._failures = 0
+            except Exception as exc:  # a broker outage: nothing was committed, it is delivered later
+                self._failures += 1
+                if self._failures == 1:
+                    log.warning("webhook delivery paused: %s", exc)
+                stop.wait(min(2.0**self._failures, 30.0))
+
+    def close(self) -> None:
+        self.consumer.close(autocommit=False)
+        if self._producer is not None:
+            self._producer.close(timeout=5)
+        self._client.close()
