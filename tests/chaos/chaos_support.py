@@ -1,0 +1,246 @@
+"""Shared pieces of the chaos scenarios: processes, scenario data, reading topics back.
+
+Each scenario runs FinSent as separate OS processes against a real broker and breaks something the
+way production does (SIGKILL, a broker stopped, a receiver gone). Durations that the issue names (a
+2-minute broker outage, a 3-minute receiver outage) are the defaults; FINSENT_CHAOS_SCALE (e.g. 0.25)
+shortens them for a quick run by hand. Each scenario writes its figures to
+.cache/chaos-results/<name>.json, which the README's reliability section quotes."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from helpers import REPO, Topics, consume, produce
+from stack import free_port, scrape
+
+SCALE = float(os.environ.get("FINSENT_CHAOS_SCALE", "1"))
+RESULTS = REPO / ".cache" / "chaos-results"
+
+
+def scaled(seconds: float) -> float:
+    return seconds * SCALE
+
+
+def record_result(name: str, figures: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(figures, indent=2, default=str))
+    print(f"\n[chaos] {name}: {json.dumps(figures, default=str)}")
+
+
+@dataclass
+class Proc:
+    """`finsent <command> --kafka ...` as its own OS process (SIGKILL-able), logging to a file."""
+
+    args: list[str]
+    log: Path
+    metrics_port: int = 0
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._log = self.log.open("ab")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "FINSENT_PROGRESS_S": "5", **self.env}
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        self._log.close()
+
+    def stop(self) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._log.close()
+        return self.proc.returncode
+
+    def metrics(self) -> dict[str, float]:
+        return scrape(f"http://127.0.0.1:{self.metrics_port}/metrics")
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def common(bootstrap: str, topics: Topics, model_repo: Path) -> list[str]:
+    return [
+        "--kafka",
+        bootstrap,
+        "--news-topic",
+        topics.news,
+        "--scored-topic",
+        topics.scored,
+        "--dlq-topic",
+        topics.dlq,
+        "--group-id",
+        topics.group,
+        "--topic-scores-topic",
+        topics.news + ".by-topic",
+        "--alerts-topic",
+        topics.news + ".alerts",
+        "--aggregate-group-id",
+        topics.group + "-agg",
+        "--webhook-dlq-topic",
+        topics.news + ".alerts.dlq",
+        "--webhook-group-id",
+        topics.group + "-hooks",
+        "--model-repo",
+        str(model_repo),
+        "--model-poll-s",
+        "0",
+        "--no-demo-model",
+        "--no-create-topics",
+    ]
+
+
+def scorer(
+    bootstrap: str,
+    topics: Topics,
+    model_repo: Path,
+    log: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+) -> Proc:
+    port = free_port()
+    args = [sys.executable, "-m", "finsent.cli", "run", *common(bootstrap, topics, model_repo)]
+    args += ["--metrics-port", str(port), "--threads", "1", *extra]
+    return Proc(args, log, port, env or {})
+
+
+def aggregator(
+    bootstrap: str,
+    topics: Topics,
+    model_repo: Path,
+    log: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+) -> Proc:
+    port = free_port()
+    args = [sys.executable, "-m", "finsent.cli", "aggregate", *common(bootstrap, topics, model_repo)]
+    args += ["--aggregate-metrics-port", str(port), *extra]
+    return Proc(args, log, port, env or {})
+
+
+# -- scenario data ----------------------------------------------------------------------------------
+NEGATIVE = [
+    "{c} shares plunge after profit warning",
+    "{c} faces mounting safety questions after new defect report",
+    "{c} lowers its sales forecast, citing weak orders",
+    "Investigation launched into {c} over reporting irregularities",
+    "{c} posts unexpected loss in latest quarter",
+]
+STEADY = {"AAPL": "Apple", "MSFT": "Microsoft", "JPM": "JPMorgan", "XOM": "Exxon Mobil"}
+
+
+def news_hour(start: datetime, *, spike_from: int = 30, spike_to: int = 50, seed: int = 5) -> list[bytes]:
+    """An hour of news (4 steady tickers at 2 items/min; Boeing quiet, then a burst of 4 negative items a
+    minute), as NewsItem JSON in event-time order, with the demo feed's kind of texts."""
+    from finsent.demo.make_data import FEED_TEMPLATES
+
+    rng = random.Random(seed)
+    out = []
+
+    def item(i: str, ticker: str, name: str, template: str, minute: float) -> bytes:
+        text = template.format(c=name, t=ticker, p=rng.randint(2, 30), n=rng.randint(20, 900), m="May")
+        at = start + timedelta(minutes=minute)
+        return json.dumps(
+            {"id": i, "text": text, "source": "chaos", "topics": [ticker], "published_at": at.isoformat()}
+        ).encode()
+
+    for minute in range(60):
+        for ticker, name in STEADY.items():
+            for k in range(2):
+                label = rng.choices(["negative", "neutral", "positive"], weights=[0.1, 0.5, 0.4])[0]
+                out.append(
+                    item(
+                        f"{ticker}-{minute}-{k}",
+                        ticker,
+                        name,
+                        rng.choice(FEED_TEMPLATES[label]),
+                        minute + k / 2,
+                    )
+                )
+        if spike_from <= minute < spike_to:
+            for k in range(4):
+                out.append(item(f"BA-b{minute}-{k}", "BA", "Boeing", rng.choice(NEGATIVE), minute + k / 4))
+        elif minute % 3 == 0:
+            out.append(item(f"BA-{minute}", "BA", "Boeing", rng.choice(FEED_TEMPLATES["neutral"]), minute))
+    return out
+
+
+def key_of(value: bytes) -> bytes:
+    return json.loads(value)["topics"][0].encode()
+
+
+def topic_scores(
+    start: datetime, minutes: range, *, burst: range, seed: int = 9
+) -> list[tuple[bytes, bytes]]:
+    """Per-topic score records (the scorer's output) straight onto the aggregator's input, with
+    labels fixed by the scenario: (key, value) pairs in event-time order."""
+    rng = random.Random(seed)
+    out = []
+
+    def rec(i: str, topic: str, minute: float, negative: bool) -> tuple[bytes, bytes]:
+        at = (start + timedelta(minutes=minute)).isoformat()
+        value = {
+            "id": i,
+            "topic": topic,
+            "label": "negative" if negative else "neutral",
+            "score": -0.9 if negative else 0.1,
+            "published_at": at,
+            "event_time": at,
+            "source": "chaos",
+            "model_name": "m",
+            "model_version": "1",
+            "snippet": f"{topic} item {i}",
+        }
+        return topic.encode(), json.dumps(value).encode()
+
+    for minute in minutes:
+        for topic in STEADY:
+            for k in range(3):
+                out.append(rec(f"{topic}-{minute}-{k}", topic, minute + k / 3, rng.random() < 0.12))
+        if minute in burst:
+            for k in range(4):
+                out.append(rec(f"BA-b{minute}-{k}", "BA", minute + k / 4, True))
+        elif minute % 3 == 0:
+            out.append(rec(f"BA-{minute}", "BA", minute, False))
+    return out
+
+
+def produce_pairs(bootstrap: str, topic: str, pairs: list[tuple[bytes, bytes]]) -> None:
+    produce(bootstrap, topic, [v for _, v in pairs], keys=[k for k, _ in pairs])
+
+
+def alert_events(bootstrap: str, topic: str, *, expect: int, timeout_s: float = 30) -> list[dict]:
+    return [
+        json.loads(r.value) for r in consume(bootstrap, topic, expect=expect, timeout_s=timeout_s, settle_s=1)
+    ]
+
+
+def wait_for(predicate, timeout_s: float, every_s: float = 0.5, what: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
