@@ -13,13 +13,12 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from helpers import REPO, Topics, consume, produce
+from helpers import REPO, Topics, consume, finsent_args, produce
 from stack import free_port, scrape
 
 SCALE = float(os.environ.get("FINSENT_CHAOS_SCALE", "1"))
@@ -76,34 +75,14 @@ class Proc:
         return self.log.read_text(errors="replace")
 
 
-def common(bootstrap: str, topics: Topics, model_repo: Path) -> list[str]:
+def common(command: str, bootstrap: str, topics: Topics, model_repo: Path) -> list[str]:
+    """`finsent <command>` on the scenario's own topics (all derived from `topics.news`)."""
+    n = topics.news
     return [
-        "--kafka",
-        bootstrap,
-        "--news-topic",
-        topics.news,
-        "--scored-topic",
-        topics.scored,
-        "--dlq-topic",
-        topics.dlq,
-        "--group-id",
-        topics.group,
-        "--topic-scores-topic",
-        topics.news + ".by-topic",
-        "--alerts-topic",
-        topics.news + ".alerts",
-        "--aggregate-group-id",
-        topics.group + "-agg",
-        "--webhook-dlq-topic",
-        topics.news + ".alerts.dlq",
-        "--webhook-group-id",
-        topics.group + "-hooks",
-        "--model-repo",
-        str(model_repo),
-        "--model-poll-s",
-        "0",
-        "--no-demo-model",
-        "--no-create-topics",
+        *finsent_args(command, bootstrap, topics, model_repo),
+        *("--topic-scores-topic", n + ".by-topic", "--alerts-topic", n + ".alerts"),
+        *("--aggregate-group-id", topics.group + "-agg", "--webhook-group-id", topics.group + "-hooks"),
+        *("--webhook-dlq-topic", n + ".alerts.dlq", "--no-create-topics"),
     ]
 
 
@@ -116,7 +95,7 @@ def scorer(
     env: dict[str, str] | None = None,
 ) -> Proc:
     port = free_port()
-    args = [sys.executable, "-m", "finsent.cli", "run", *common(bootstrap, topics, model_repo)]
+    args = common("run", bootstrap, topics, model_repo)
     args += ["--metrics-port", str(port), "--threads", "1", *extra]
     return Proc(args, log, port, env or {})
 
@@ -130,7 +109,7 @@ def aggregator(
     env: dict[str, str] | None = None,
 ) -> Proc:
     port = free_port()
-    args = [sys.executable, "-m", "finsent.cli", "aggregate", *common(bootstrap, topics, model_repo)]
+    args = common("aggregate", bootstrap, topics, model_repo)
     args += ["--aggregate-metrics-port", str(port), *extra]
     return Proc(args, log, port, env or {})
 

@@ -20,7 +20,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 
 import httpx
@@ -30,22 +30,20 @@ from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
 from finsent.alerts.contracts import AlertEvent
-from finsent.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookMetrics, safe_url, sign
+from finsent.alerts.webhook import OK, REJECT, WebhookMetrics, post_signed, safe_url
 from finsent.pipeline.kafka_io import API_VERSION, RECONNECT, GroupOptions
 
 log = logging.getLogger(__name__)
-
-OK, RETRY, REJECT = "ok", "retry", "reject"
 
 
 class _Revoked(ConsumerRebalanceListener):
     def __init__(self, dispatcher: WebhookDispatcher) -> None:
         self._dispatcher = dispatcher
 
-    def on_partitions_revoked(self, revoked):  # type: ignore[no-untyped-def]
+    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         self._dispatcher._forget(set(revoked))
 
-    def on_partitions_assigned(self, assigned):  # type: ignore[no-untyped-def]
+    def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
         log.info("webhook delivery: assigned %d alert partitions", len(assigned))
 
 
@@ -91,28 +89,6 @@ class WebhookDispatcher:
         self._failures = 0
 
     # -- one event ---------------------------------------------------------------------------------
-    def _post(self, url: str, body: bytes) -> str:
-        ts = str(int(time.time()))
-        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: ts}
-        if self._secret:
-            headers[SIGNATURE_HEADER] = sign(self._secret, ts, body)
-        started = time.perf_counter()
-        try:
-            r = self._client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            self._metrics.deliveries.labels(result="error").inc()
-            log.debug("webhook %s: %s", safe_url(url), type(exc).__name__)
-            return RETRY
-        finally:
-            self._metrics.latency.observe(time.perf_counter() - started)
-        if r.status_code < 300:
-            self._metrics.deliveries.labels(result="ok").inc()
-            return OK
-        self._metrics.deliveries.labels(result=f"http_{r.status_code // 100}xx").inc()
-        if r.status_code >= 500 or r.status_code in (408, 429):
-            return RETRY
-        return REJECT  # another 4xx will not get better by retrying
-
     def _deliver(self, tp: TopicPartition, offset: int, value: bytes) -> bool:
         """True when the event is done with (delivered everywhere, or dead-lettered)."""
         try:
@@ -129,7 +105,7 @@ class WebhookDispatcher:
             self._remaining.pop(key, None)
             return True
         for url in sorted(remaining):
-            outcome = self._post(url, value)
+            outcome = post_signed(self._client, url, value, self._secret, self._metrics)
             if outcome == OK:
                 remaining.discard(url)
             elif outcome == REJECT:

@@ -41,6 +41,34 @@ def verify(secret: bytes, timestamp: str, body: bytes, signature: str, *, max_ag
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
+OK, RETRY, REJECT = "ok", "retry", "reject"
+
+
+def post_signed(
+    client: httpx.Client, url: str, body: bytes, secret: bytes | None, metrics: WebhookMetrics
+) -> str:
+    """One signed POST. OK on 2xx; RETRY on a connection error, 5xx, 408 or 429; REJECT on any other
+    4xx (the receiver will not change its mind). Counted and timed in `metrics`."""
+    ts = str(int(time.time()))
+    headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: ts}
+    if secret:
+        headers[SIGNATURE_HEADER] = sign(secret, ts, body)
+    started = time.perf_counter()
+    try:
+        r = client.post(url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        metrics.deliveries.labels(result="error").inc()
+        log.debug("webhook %s: %s", safe_url(url), type(exc).__name__)
+        return RETRY
+    finally:
+        metrics.latency.observe(time.perf_counter() - started)
+    if r.status_code < 300:
+        metrics.deliveries.labels(result="ok").inc()
+        return OK
+    metrics.deliveries.labels(result=f"http_{r.status_code // 100}xx").inc()
+    return RETRY if r.status_code >= 500 or r.status_code in (408, 429) else REJECT
+
+
 class WebhookMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.deliveries = Counter(
@@ -103,29 +131,13 @@ class WebhookSender:
         self._metrics.queue_depth.set(self._queue.qsize())
 
     def _post(self, url: str, body: bytes) -> bool:
-        ts = str(int(time.time()))
-        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: ts}
-        if self._secret:
-            headers[SIGNATURE_HEADER] = sign(self._secret, ts, body)
-        started = time.perf_counter()
-        try:
-            r = self._client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as exc:
-            self._metrics.deliveries.labels(result="error").inc()
-            log.warning("webhook %s: %s", safe_url(url), type(exc).__name__)
-            return False
-        finally:
-            self._metrics.latency.observe(time.perf_counter() - started)
-        if r.status_code < 300:
-            self._metrics.deliveries.labels(result="ok").inc()
-            return True
-        # 4xx other than 408/429 will not get better by retrying.
-        retry = r.status_code >= 500 or r.status_code in (408, 429)
-        self._metrics.deliveries.labels(result=f"http_{r.status_code // 100}xx").inc()
-        log.warning(
-            "webhook %s answered %d%s", safe_url(url), r.status_code, "" if retry else "; not retried"
-        )
-        return not retry  # "done" when retrying is pointless
+        """True when done with (delivered, or a 4xx that retrying will not change)."""
+        outcome = post_signed(self._client, url, body, self._secret, self._metrics)
+        if outcome == REJECT:
+            log.warning("webhook %s: rejected with a 4xx; not retried", safe_url(url))
+        elif outcome == RETRY:
+            log.warning("webhook %s: not delivered; will retry", safe_url(url))
+        return outcome != RETRY
 
     def _run(self) -> None:
         while not self._stop.is_set():
