@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command (and what .ci/run calls): set up (once), install the system packages the
-# tests need, lint, then run the whole suite. Kafka (and, in their tests, Triton and Prometheus)
+# tests need, lint, type-check services/, then run the whole suite. Kafka (and, in their tests, Triton and Prometheus)
 # are started by the test fixtures themselves. Extra arguments go to pytest.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -11,5 +11,7 @@ export PATH="$venv/bin:$PATH"
 echo "== ruff" >&2
 ruff check services tests bench deploy
 ruff format --check services tests bench deploy
+echo "== mypy" >&2
+mypy
 echo "== pytest" >&2
 exec python -m pytest "$@"

@@ -255,7 +255,7 @@ class Aggregator:
             alert_id=alert_id,
             status=t.kind,
             topic=topic,
-            severity=t.severity.value,
+            severity="critical" if t.severity is Severity.CRITICAL else "warning",
             negative_share=round(a.negative_share, 4),
             baseline=round(a.baseline, 4),
             zscore=round(a.z, 3),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -49,7 +50,7 @@ class Assessment:
 
 @dataclass(frozen=True)
 class Transition:
-    kind: str  # "firing" | "resolved"
+    kind: Literal["firing", "resolved"]
     severity: Severity
     assessment: Assessment
     started_at_s: float

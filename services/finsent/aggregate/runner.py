@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -112,10 +112,10 @@ class _Rebuild(ConsumerRebalanceListener):
     def __init__(self, runner: AggregateRunner) -> None:
         self._runner = runner
 
-    def on_partitions_revoked(self, revoked):  # type: ignore[no-untyped-def]
+    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
         pass  # every batch is committed before the next poll: nothing pending here
 
-    def on_partitions_assigned(self, assigned):  # type: ignore[no-untyped-def]
+    def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
         # Runs on the client's IO thread, where blocking consumer calls are not allowed: the
         # rebuild itself happens on the next step(), in the polling thread.
         self._runner._pending_assignment = list(assigned)

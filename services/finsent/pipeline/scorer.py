@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 from finsent.contracts import LABELS, SNIPPET_CHARS, DeadLetter, NewsItem, Probs, ScoredItem, utcnow
 from finsent.inference.backend import BackendUnavailable, ScoringBackend
@@ -31,7 +31,7 @@ LAG_EVERY_S = 5.0
 MAX_DELIVERY_BACKOFF_S = 10
 
 
-def _running(future: Future[object]) -> bool:
+def _running(future: Future[Any]) -> bool:
     return not future.done()
 
 
@@ -138,6 +138,13 @@ class ScoringPipeline:
         self.on_batch = on_batch
         self.extractor = extractor
         self.progress = Progress()
+        # Loop state, reset by run().
+        self._backoff = self.options.backend_retry_s
+        self._produce_failures = 0
+        self._failure_logged_at = 0.0
+        self._source_ok = self._backend_ok = True
+        self._lag_at: float = 0.0
+        self._lag: int | None = None
 
     # -- one batch, stage by stage ---------------------------------------------------------------
     def prepare(self, batch: Batch, in_flight: Collection[str] = ()) -> Prepared:
@@ -179,7 +186,7 @@ class ScoringPipeline:
                     id=item.id,
                     topics=topics,
                     source=item.source,
-                    published_at=item.published_at,
+                    published_at=item.published_at or event_time,
                     event_time=event_time,
                     event_time_clamped=clamped,
                     label=LABELS[int(p.argmax())],

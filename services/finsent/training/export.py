@@ -190,18 +190,23 @@ def export(
         )
         version = max(existing + taken + [0]) + 1
         files = {p.name: sha256(p) for p in sorted(staging.iterdir()) if p.is_file()}
-        manifest = Manifest(
-            name=name,
-            version=version,
-            format=chosen,
-            labels=[str(x) for x in LABELS],
-            max_length=max_length,
-            source=str(model_dir.resolve()),
-            created_at=datetime.now(UTC).isoformat(),
-            metrics=training.get("metrics", {}),
-            files=files,
-            checks=checks,
-            training={k: training.get(k) for k in ("base", "data", "config", "duration_s", "best_epoch")},
+        # model_validate: `checks` and `training` are extra fields the model allows.
+        manifest = Manifest.model_validate(
+            {
+                "name": name,
+                "version": version,
+                "format": chosen,
+                "labels": [str(x) for x in LABELS],
+                "max_length": max_length,
+                "source": str(model_dir.resolve()),
+                "created_at": datetime.now(UTC).isoformat(),
+                "metrics": training.get("metrics", {}),
+                "files": files,
+                "checks": checks,
+                "training": {
+                    k: training.get(k) for k in ("base", "data", "config", "duration_s", "best_epoch")
+                },
+            }
         )
         (staging / MANIFEST).write_text(manifest.model_dump_json(indent=2))
         target = version_dir(repo, name, version)

@@ -250,7 +250,7 @@ def train(
             )
         if best is None or metrics["macro_f1"] > best["macro_f1"]:
             best = {**metrics, "epoch": epoch}
-            model.save_pretrained(str(tmp), safe_serialization=True)
+            model.save_pretrained(str(tmp), safe_serialization=True)  # type: ignore[operator]
             tokenizer.save_pretrained(str(tmp))
             stale = 0
         else:
