@@ -47,7 +47,7 @@ def texts_for(n: int) -> tuple[list[str], str]:
                 pool.extend(row["text"] for row in csv.DictReader(f))
     source = "shared/data (FPB 50agree + twitter_fin_train)"
     if not pool:
-        from finsent.app import bundled_feed
+        from finsent.app.wiring import bundled_feed
 
         pool = [
             json.loads(line)["text"]
@@ -79,7 +79,7 @@ def start_kafka(port: int) -> tuple[str, bool]:
 def produce_all(bootstrap: str, topic: str, texts: list[str]) -> None:
     from kafka import KafkaProducer
 
-    from finsent.pipeline.kafka_io import API_VERSION
+    from finsent.kafka.client import API_VERSION
 
     p = KafkaProducer(bootstrap_servers=bootstrap, acks="all", api_version=API_VERSION, linger_ms=5)
     for i, t in enumerate(texts):
@@ -93,7 +93,7 @@ def drop_topics(bootstrap: str, topics: list[str]) -> None:
     of partitions."""
     from kafka import KafkaAdminClient
 
-    from finsent.pipeline.kafka_io import API_VERSION
+    from finsent.kafka.client import API_VERSION
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, api_version=API_VERSION)
     try:
@@ -128,10 +128,12 @@ class FirstRecordClock:
 
 
 def bench_pipeline(bootstrap: str, backend, texts: list[str], max_batch: int, linger_ms: int) -> float:
+    from finsent.kafka.client import ensure_topics
+    from finsent.kafka.sink import KafkaSink
+    from finsent.kafka.source import KafkaSource
     from finsent.observability.metrics import PipelineMetrics
-    from finsent.pipeline.dedup import RecentIds
-    from finsent.pipeline.kafka_io import KafkaSink, KafkaSource, ensure_topics
-    from finsent.pipeline.scorer import ScoringPipeline
+    from finsent.scoring.dedup import RecentIds
+    from finsent.scoring.scorer import ScoringPipeline
 
     tag = uuid.uuid4().hex[:8]
     news, scored, dlq = f"bench{tag}.news", f"bench{tag}.scored", f"bench{tag}.dlq"
@@ -171,7 +173,7 @@ def bench_naive(bootstrap: str, model_dir: Path, texts: list[str]) -> float:
     from transformers import AutoTokenizer
     from transformers import pipeline as hf_pipeline
 
-    from finsent.pipeline.kafka_io import API_VERSION, ensure_topics
+    from finsent.kafka.client import API_VERSION, ensure_topics
     from finsent.training.classifier import load_classifier
 
     tag = uuid.uuid4().hex[:8]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from finsent.pipeline.kafka_io import API_VERSION, ensure_topics
+from finsent.kafka.client import API_VERSION, ensure_topics
 
 REPO = Path(__file__).resolve().parents[1]
 

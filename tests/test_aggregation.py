@@ -11,13 +11,13 @@ from threading import Thread
 import pytest
 from prometheus_client import CollectorRegistry
 
-from finsent.aggregate.aggregator import Aggregator, parse_window
+from finsent.aggregate.aggregator import Aggregator
 from finsent.aggregate.detector import DetectorConfig, assess
-from finsent.aggregate.records import TopicScore
 from finsent.aggregate.topic_metrics import TopicMetrics
-from finsent.aggregate.windows import TopicWindows
-from finsent.alerts.contracts import AlertEvent
+from finsent.aggregate.windows import TopicWindows, parse_window
 from finsent.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookMetrics, WebhookSender, verify
+from finsent.contracts.alert import AlertEvent
+from finsent.contracts.topic_score import TopicScore
 from finsent.topics.extract import TopicExtractor, load_entities
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from finsent.alerts.contracts import AlertEvent
 from finsent.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from finsent.contracts.alert import AlertEvent
 from finsent.demo.make_data import FEED_TEMPLATES
-from finsent.pipeline.kafka_io import ensure_topics
+from finsent.kafka.client import ensure_topics
 from helpers import REPO, Topics, finsent_args, fresh_topics, produce
 from stack import Process, WebhookReceiver, free_port, query, scrape, start_alertmanager, start_prometheus
 

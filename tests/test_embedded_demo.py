@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 
-from finsent.app import bundled_feed
-from finsent.contracts import LABELS
+from finsent.app.wiring import bundled_feed
+from finsent.contracts.news import LABELS
 from finsent.inference.embedded import OnnxModel
 from finsent.inference.model_repo import latest_version
 from finsent.training.scoring_metrics import classification_report

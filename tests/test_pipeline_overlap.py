@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from finsent.contracts import DeadLetter, ModelRef, ScoredItem
+from finsent.contracts.news import DeadLetter, ModelRef, ScoredItem
+from finsent.contracts.topic_score import TopicScore
 from finsent.inference.backend import BackendUnavailable, ScoreResult
 from finsent.observability.metrics import PipelineMetrics
-from finsent.pipeline.dedup import RecentIds
-from finsent.pipeline.replay import ReplaySource
-from finsent.pipeline.scorer import PipelineOptions, ScoringPipeline
+from finsent.scoring.dedup import RecentIds
+from finsent.scoring.replay import ReplaySource
+from finsent.scoring.scorer import PipelineOptions, ScoringPipeline
 
 
 class FixedBackend:
@@ -51,7 +52,7 @@ class RecordingSink:
         self.fail_writes = fail_writes
         self.scored: list[ScoredItem] = []
 
-    def write(self, scored: list[ScoredItem], dead: list[DeadLetter]) -> None:
+    def write(self, scored: list[ScoredItem], topic_scores: list[TopicScore], dead: list[DeadLetter]) -> None:
         self.writes += 1
         if self.writes in self.fail_writes:
             raise RuntimeError("injected produce failure")

@@ -16,20 +16,20 @@ from prometheus_client import CollectorRegistry
 
 from finsent.aggregate.aggregator import Aggregator
 from finsent.aggregate.detector import DetectorConfig
-from finsent.aggregate.records import TopicScore
 from finsent.aggregate.runner import AlertPublisher
 from finsent.aggregate.topic_metrics import TopicMetrics
 from finsent.aggregate.windows import TopicWindows
-from finsent.app import count_alert
-from finsent.contracts import DeadLetter, NewsItem
+from finsent.app.wiring import count_alert
+from finsent.contracts.batch import RawRecord
+from finsent.contracts.news import DeadLetter, NewsItem
+from finsent.contracts.topic_score import TopicScore
 from finsent.observability.log_throttle import LibraryLogThrottle
 from finsent.observability.metrics import PipelineMetrics
-from finsent.pipeline.dedup import RecentIds
-from finsent.pipeline.event_time import EventTimePolicy
-from finsent.pipeline.records import RawRecord
-from finsent.pipeline.replay import ReplaySource, feed_clock
-from finsent.pipeline.scorer import PipelineOptions, ScoringPipeline
-from finsent.pipeline.validate import UNPROCESSABLE, parse_record
+from finsent.scoring.dedup import RecentIds
+from finsent.scoring.event_time import EventTimePolicy
+from finsent.scoring.replay import ReplaySource, feed_clock
+from finsent.scoring.scorer import PipelineOptions, ScoringPipeline
+from finsent.scoring.validate import UNPROCESSABLE, parse_record
 from test_aggregation import WINDOWS, burst_scenario, ev
 from test_pipeline_overlap import FixedBackend, RecordingSink
 
@@ -68,7 +68,7 @@ def test_a_record_without_a_usable_time_is_dead_lettered():
 
 
 def test_an_unforeseen_failure_is_dead_lettered(monkeypatch):
-    import finsent.pipeline.validate as validate
+    import finsent.scoring.validate as validate
 
     def boom(*a, **k):
         raise MemoryError("injected")
@@ -235,7 +235,7 @@ class ResettableSink(RecordingSink):
 
 
 def test_delivery_failures_rebuild_the_producer_and_never_end_the_loop(tmp_path, monkeypatch):
-    import finsent.pipeline.scorer as scorer
+    import finsent.scoring.scorer as scorer
 
     monkeypatch.setattr(scorer, "MAX_DELIVERY_BACKOFF_S", 0)  # no real waiting in a unit test
     rows = [{"id": str(i), "text": f"Acme item {i}"} for i in range(100)]

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 
-from finsent.contracts import DeadLetter, ScoredItem
+from finsent.contracts.news import DeadLetter, ScoredItem
 from helpers import Scorer, committed_total, consume, fresh_topics, news, produce, wait_committed
 
 pytestmark = pytest.mark.kafka

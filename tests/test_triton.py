@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from finsent.app import bundled_feed
-from finsent.contracts import ScoredItem
+from finsent.app.wiring import bundled_feed
+from finsent.contracts.news import ScoredItem
 from finsent.inference.backend import BackendUnavailable
 from finsent.inference.embedded import EmbeddedBackend
 from finsent.inference.model_repo import latest_version

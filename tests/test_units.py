@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from finsent.pipeline.batching import Batch
-from finsent.pipeline.dedup import RecentIds
-from finsent.pipeline.records import RawRecord
+from finsent.contracts.batch import Batch, RawRecord
+from finsent.scoring.dedup import RecentIds
 from finsent.settings import Settings
 from finsent.training.scoring_metrics import classification_report
 

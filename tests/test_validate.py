@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from finsent.contracts import DeadLetter, NewsItem
-from finsent.pipeline.records import RawRecord
-from finsent.pipeline.validate import parse_record
+from finsent.contracts.batch import RawRecord
+from finsent.contracts.news import DeadLetter, NewsItem
+from finsent.scoring.validate import parse_record
 
 
 def rec(value: bytes | None, ts_ms: int = 1_767_625_200_000) -> RawRecord:

@@ -12,10 +12,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from prometheus_client import CollectorRegistry
 
-from finsent.alerts.contracts import AlertEvent
 from finsent.alerts.dispatcher import WebhookDispatcher
 from finsent.alerts.webhook import WebhookMetrics
-from finsent.pipeline.kafka_io import ensure_topics
+from finsent.contracts.alert import AlertEvent
+from finsent.kafka.client import ensure_topics
 from helpers import committed_total, consume, fresh_topics, produce
 from stack import free_port
 

@@ -62,20 +62,20 @@ def _setup_logging(level: str) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     _setup_logging(settings.log_level)
-    from finsent import app
+    from finsent.app import embedded, scorer, wiring
 
     stop = threading.Event()
-    app.install_signal_handlers(stop)
+    wiring.install_signal_handlers(stop)
     if settings.embedded:
-        print(app.run_embedded(settings, stop).render())
+        print(embedded.run_embedded(settings, stop).render())
         return 0
-    return app.run_kafka(settings, stop)
+    return scorer.run_kafka(settings, stop)
 
 
 def cmd_aggregate(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     _setup_logging(settings.log_level)
-    from finsent import app
+    from finsent.app import aggregator, wiring
 
     if settings.embedded:
         print(
@@ -84,8 +84,8 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
         )
         return 2
     stop = threading.Event()
-    app.install_signal_handlers(stop)
-    return app.run_aggregate(settings, stop)
+    wiring.install_signal_handlers(stop)
+    return aggregator.run_aggregate(settings, stop)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -176,17 +176,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_produce(args: argparse.Namespace) -> int:
     """Send a JSONL file (default: the bundled sample feed) to the news topic, one record per line."""
-    from kafka import KafkaProducer
-
-    from finsent.app import bundled_feed
-    from finsent.pipeline.kafka_io import API_VERSION, ensure_topics
+    from finsent.app.wiring import bundled_feed
+    from finsent.kafka.client import ensure_topics, new_producer
 
     settings = settings_from_args(args)
     if settings.kafka is None:
         print("finsent produce needs --kafka HOST:PORT (or FINSENT_KAFKA)", file=sys.stderr)
         return 2
     ensure_topics(settings.kafka, [settings.news_topic], settings.partitions)
-    producer = KafkaProducer(bootstrap_servers=settings.kafka, acks="all", api_version=API_VERSION)
+    producer = new_producer(settings.kafka, "finsent-produce")
     path = Path(args.file) if args.file else bundled_feed()
     n = 0
     for line in path.read_bytes().splitlines():

@@ -9,6 +9,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from finsent.aggregate.windows import parse_window
+
 
 def _host_port(value: str | None) -> str | None:
     if value in (None, ""):
@@ -240,8 +242,6 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _windows(cls, value: str) -> str:
-        from finsent.aggregate.aggregator import parse_window
-
         for part in value.split(","):
             parse_window(part)
         return value
@@ -251,12 +251,9 @@ class Settings(BaseSettings):
         return self.kafka is None
 
     def window_map(self) -> dict[str, int]:
-        from finsent.aggregate.aggregator import parse_window
-
         return {w.strip(): parse_window(w) for w in self.windows.split(",") if w.strip()}
 
     def detector_config(self):  # -> DetectorConfig (imported lazily: settings stays light)
-        from finsent.aggregate.aggregator import parse_window
         from finsent.aggregate.detector import DetectorConfig
 
         return DetectorConfig(
@@ -270,14 +267,14 @@ class Settings(BaseSettings):
         )
 
     def group_options(self):  # -> GroupOptions (imported lazily: settings stays light)
-        from finsent.pipeline.kafka_io import GroupOptions
+        from finsent.kafka.client import GroupOptions
 
         return GroupOptions(
             self.kafka_session_timeout_ms, self.kafka_heartbeat_interval_ms, self.kafka_group_instance_id
         )
 
     def event_time_policy(self):  # -> EventTimePolicy
-        from finsent.pipeline.event_time import EventTimePolicy
+        from finsent.scoring.event_time import EventTimePolicy
 
         return EventTimePolicy(self.event_time_max_future_s, self.event_time_max_past_s)
 

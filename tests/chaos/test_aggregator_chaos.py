@@ -20,7 +20,7 @@ from chaos_support import (
 )
 
 from finsent.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from finsent.pipeline.kafka_io import ensure_topics
+from finsent.kafka.client import ensure_topics
 from helpers import consume, fresh_topics
 from stack import WebhookReceiver
 

@@ -15,7 +15,7 @@ from datetime import timedelta
 import pytest
 from chaos_support import aggregator, key_of, news_hour, now_utc, record_result, scaled, scorer, wait_for
 
-from finsent.pipeline.kafka_io import ensure_topics
+from finsent.kafka.client import ensure_topics
 from helpers import REPO, committed_total, consume, fresh_topics, produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.chaos]

@@ -20,7 +20,7 @@ from chaos_support import (
     wait_for,
 )
 
-from finsent.pipeline.kafka_io import ensure_topics
+from finsent.kafka.client import ensure_topics
 from helpers import committed_total, consume, fresh_topics, news, produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.chaos]

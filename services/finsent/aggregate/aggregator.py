@@ -25,24 +25,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from finsent.aggregate.detector import Assessment, DetectorConfig, Severity, SpikeState, Transition, assess
-from finsent.aggregate.records import TopicScore
 from finsent.aggregate.topic_metrics import TopicMetrics
 from finsent.aggregate.windows import BUCKET_S, TopicWindows, bucket_of
-from finsent.alerts.contracts import AlertEvent, Evidence
-from finsent.contracts import ModelRef
+from finsent.contracts.alert import AlertEvent, Evidence
+from finsent.contracts.news import ModelRef
+from finsent.contracts.topic_score import TopicScore
 
 log = logging.getLogger(__name__)
 
 STATE_VALUE = {Severity.NONE: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 EVIDENCE_SHOW = 5
-
-
-def parse_window(text: str) -> int:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    text = text.strip().lower()
-    if not text or text[-1] not in units or not text[:-1].isdigit() or int(text[:-1]) <= 0:
-        raise ValueError(f"window {text!r}: expected a number and a unit s, m, h or d (e.g. 5m)")
-    return int(text[:-1]) * units[text[-1]]
 
 
 def event_time_s(ev: TopicScore) -> float:

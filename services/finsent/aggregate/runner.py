@@ -23,89 +23,22 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
 from finsent.aggregate.aggregator import Aggregator, event_time_s
-from finsent.aggregate.records import TopicScore
-from finsent.alerts.contracts import AlertEvent
-from finsent.alerts.webhook import WebhookSender
-from finsent.pipeline.kafka_io import API_VERSION, GroupOptions, ProduceFailed
+from finsent.alerts.publisher import AlertPublisher, alert_key
+from finsent.contracts.alert import AlertEvent
+from finsent.contracts.topic_score import TopicScore
+from finsent.kafka.client import API_VERSION, GroupOptions
 
 log = logging.getLogger(__name__)
 
 REBUILD_MARGIN_S = 600  # read a little more than the horizon: broker and event clocks differ
 MAX_SENT_KEYS = 100_000
 MAX_BACKOFF_S = 10.0
-
-
-def alert_key(event: AlertEvent) -> tuple[str, str, str]:
-    """What receivers de-duplicate by (documented): one spike's firing, upgrade and resolve differ."""
-    return (event.alert_id, event.status, event.severity)
-
-
-class AlertPublisher:
-    """Sends alert events to the alerts topic (acknowledged before it returns) and, in embedded mode,
-    straight to the webhooks. On Kafka the webhooks are fed from the alerts topic instead
-    (`alerts.dispatcher`), so that a crash or a receiver outage cannot lose a notification."""
-
-    def __init__(
-        self,
-        producer_factory: Callable[[], KafkaProducer] | None,
-        topic: str,
-        webhooks: WebhookSender | None,
-        *,
-        on_emitted: Callable[[AlertEvent], None] | None = None,
-        timeout_s: float = 30.0,
-    ) -> None:
-        self._factory, self._topic, self._webhooks = producer_factory, topic, webhooks
-        self._producer = producer_factory() if producer_factory else None
-        self._on_emitted, self._timeout = on_emitted, timeout_s
-
-    def publish(self, events: list[AlertEvent]) -> None:
-        if not events:
-            return
-        if self._producer is not None:
-            futures = [
-                self._producer.send(self._topic, key=e.topic.encode(), value=e.model_dump_json().encode())
-                for e in events
-            ]
-            try:
-                self._producer.flush(timeout=self._timeout)
-                for f in futures:
-                    f.get(timeout=0)
-            except Exception as exc:
-                raise ProduceFailed(f"alerts not acknowledged within {self._timeout}s: {exc!r}") from exc
-        for ev in events:
-            log.warning(
-                "ALERT %s %s topic=%s negative_share=%.2f baseline=%.2f z=%.1f volume=%d",
-                ev.status.upper(),
-                ev.severity,
-                ev.topic,
-                ev.negative_share,
-                ev.baseline,
-                ev.zscore,
-                ev.volume,
-            )
-            if self._on_emitted is not None:
-                self._on_emitted(ev)  # counted here: only what was emitted, never what a rebuild re-derived
-            if self._webhooks is not None:
-                self._webhooks.submit(ev)
-
-    def reset(self) -> None:
-        if self._factory is None or self._producer is None:
-            return
-        try:
-            self._producer.close(timeout=0)
-        except Exception as exc:  # being thrown away
-            log.debug("closing the old alerts producer: %r", exc)
-        self._producer = self._factory()
-
-    def close(self) -> None:
-        if self._producer is not None:
-            self._producer.close(timeout=10)
 
 
 class _Rebuild(ConsumerRebalanceListener):

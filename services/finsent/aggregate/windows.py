@@ -12,6 +12,15 @@ from dataclasses import dataclass
 BUCKET_S = 60
 
 
+def parse_window(text: str) -> int:
+    """Seconds in a duration such as `5m`, `6h`, `1d` (the windows and other durations of the settings)."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    if not text or text[-1] not in units or not text[:-1].isdigit() or int(text[:-1]) <= 0:
+        raise ValueError(f"window {text!r}: expected a number and a unit s, m, h or d (e.g. 5m)")
+    return int(text[:-1]) * units[text[-1]]
+
+
 def bucket_of(at_s: float) -> int:
     """The start of the one-minute bucket holding event time `at_s` (epoch seconds)."""
     return math.floor(at_s) // BUCKET_S * BUCKET_S

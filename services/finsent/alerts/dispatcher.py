@@ -29,9 +29,9 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
-from finsent.alerts.contracts import AlertEvent
 from finsent.alerts.webhook import OK, REJECT, WebhookMetrics, post_signed, safe_url
-from finsent.pipeline.kafka_io import API_VERSION, RECONNECT, GroupOptions
+from finsent.contracts.alert import AlertEvent
+from finsent.kafka.client import API_VERSION, GroupOptions, new_producer, produce_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +121,7 @@ class WebhookDispatcher:
         self, tp: TopicPartition, offset: int, value: bytes, reason: str, detail: str, url: str | None
     ) -> None:
         if self._producer is None:
-            self._producer = KafkaProducer(
-                bootstrap_servers=self._bootstrap,
-                acks="all",
-                enable_idempotence=True,
-                api_version=API_VERSION,
-                client_id="finsent-webhooks",
-                **RECONNECT,
-            )
+            self._producer = new_producer(self._bootstrap, "finsent-webhooks")
         record = {
             "reason": reason,
             "detail": detail,
@@ -139,7 +132,12 @@ class WebhookDispatcher:
             "event": value.decode("utf-8", "replace"),
             "failed_at": datetime.now(UTC).isoformat(),
         }
-        self._producer.send(self._dlq_topic, value=json.dumps(record).encode()).get(timeout=30)
+        produce_and_wait(
+            self._producer,
+            [(self._dlq_topic, None, json.dumps(record).encode())],
+            timeout_s=30,
+            what="dead letter",
+        )
         self._metrics.dropped.labels(reason=reason).inc()
         log.error(
             "webhook %s: alert event at %s:%d dead-lettered (%s)",

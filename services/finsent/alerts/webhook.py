@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from finsent.alerts.contracts import AlertEvent
+from finsent.contracts.alert import AlertEvent
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from finsent.contracts import ModelRef
+from finsent.contracts.news import ModelRef
 
 
 @dataclass(frozen=True, slots=True)

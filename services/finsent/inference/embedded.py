@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from finsent.contracts import LABELS, ModelRef
+from finsent.contracts.news import LABELS, ModelRef
 from finsent.inference.backend import ScoreResult, softmax
 from finsent.inference.model_repo import ModelNotFound, latest_version, read_manifest, version_dir
 from finsent.inference.tokenize import Chunk, TextEncoder

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finsent.contracts import LABELS, ModelRef
+from finsent.contracts.news import LABELS, ModelRef
 from finsent.inference.backend import BackendUnavailable, ScoreResult, softmax
 from finsent.inference.model_repo import version_dir
 from finsent.inference.tokenize import Chunk, TextEncoder

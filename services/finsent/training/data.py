@@ -10,7 +10,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from finsent.contracts import LABELS
+from finsent.contracts.news import LABELS
 
 LABEL_INDEX = {str(label): i for i, label in enumerate(LABELS)}
 # Common spellings in public financial-sentiment sets, mapped onto ours.

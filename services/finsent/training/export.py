@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from finsent.contracts import LABELS
+from finsent.contracts.news import LABELS
 from finsent.inference.model_repo import MANIFEST, Manifest, version_dir, versions
 from finsent.training.data import load, sha256
 from finsent.training.scoring_metrics import classification_report

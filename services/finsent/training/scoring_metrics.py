@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from finsent.contracts import LABELS
+from finsent.contracts.news import LABELS
 
 
 def classification_report(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:

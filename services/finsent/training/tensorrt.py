@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from finsent.contracts import LABELS
+from finsent.contracts.news import LABELS
 from finsent.inference.model_repo import MANIFEST, Manifest, version_dir, versions
 from finsent.inference.tokenize import Chunk, TextEncoder
 from finsent.training.data import load, sha256

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from finsent.contracts import LABELS
+from finsent.contracts.news import LABELS
 from finsent.training.data import Example, LoadReport, stratified_split, write_jsonl
 from finsent.training.scoring_metrics import classification_report
 

@@ -1,10 +1,20 @@
-"""A micro-batch: the records taken together from a source, and the offsets to commit for them."""
+"""What a source hands the pipeline: raw records (one input message each, and where it came from) in
+micro-batches, with the offsets to commit for them. Shared by every source (Kafka, the replay) and
+the scoring pipeline."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from finsent.pipeline.records import RawRecord
+
+@dataclass(frozen=True, slots=True)
+class RawRecord:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from finsent.contracts import Label, ScoredItem, UtcDatetime
+from finsent.contracts.news import Label, ScoredItem, UtcDatetime
 
 
 class TopicScore(BaseModel):

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from finsent.contracts import DeadLetter, NewsItem
-from finsent.pipeline.records import RawRecord
+from finsent.contracts.batch import RawRecord
+from finsent.contracts.news import DeadLetter, NewsItem
 
 # Reason codes on the dead-letter topic (documented in the README).
 NOT_UTF8 = "not_utf8"

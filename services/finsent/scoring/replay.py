@@ -9,8 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from finsent.pipeline.batching import Batch
-from finsent.pipeline.records import RawRecord
+from finsent.contracts.batch import Batch, RawRecord
 
 
 class ReplaySource:

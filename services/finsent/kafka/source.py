@@ -1,5 +1,5 @@
-"""Stage 1 and the last stage on a real broker: a consumer-group source of micro-batches with manual
-commits, and a producer sink that returns only once the broker acknowledged every record."""
+"""The scorer's source on a real broker: a consumer group handing out micro-batches, with manual
+commits (the pipeline commits a batch only after its results are acknowledged)."""
 
 from __future__ import annotations
 
@@ -7,70 +7,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
+from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
-from finsent.aggregate.records import fan_out
-from finsent.contracts import DeadLetter, ScoredItem
-from finsent.pipeline.batching import Batch
-from finsent.pipeline.records import RawRecord
+from finsent.contracts.batch import Batch, RawRecord
+from finsent.kafka.client import API_VERSION, GroupOptions
 
 log = logging.getLogger(__name__)
-
-# Kafka 4 removed old protocol versions (KIP-896); auto-detection can pick one it rejects.
-API_VERSION = (3, 9)
-
-# kafka-python backs off reconnecting up to 30 s by default, so a client could sit idle for half a
-# minute after the broker is back. 5 s caps that; during an outage the attempts' log lines are
-# throttled (observability.log_throttle).
-RECONNECT = {"reconnect_backoff_ms": 100, "reconnect_backoff_max_ms": 5_000}
-
-
-def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="finsent-admin", api_version=API_VERSION)
-    try:
-        existing = set(admin.list_topics())
-        new = [
-            NewTopic(t, num_partitions=partitions, replication_factor=1) for t in topics if t not in existing
-        ]
-        if new:
-            try:
-                admin.create_topics(new)
-                log.info("created topics %s with %d partitions", [t.name for t in new], partitions)
-            except TopicAlreadyExistsError:
-                pass  # another process won the race
-    finally:
-        admin.close()
-
-
-@dataclass(frozen=True)
-class GroupOptions:
-    """Consumer-group liveness. kafka-python's default session (45 s) means a process restarted
-    after a crash waits that long for its dead predecessor to be evicted before it gets partitions;
-    10 s with a 3 s heartbeat has a restarted scorer working again within about 15 s, and still
-    tolerates a few missed heartbeats from a busy host. With a stable `instance_id` per replica
-    (static membership, KIP-345; e.g. a StatefulSet's pod name) a restarted replica takes its
-    predecessor's place at once, without a rebalance; a replica removed for good then holds its
-    partitions until its session expires."""
-
-    session_timeout_ms: int = 10_000
-    heartbeat_interval_ms: int = 3_000
-    instance_id: str | None = None
-
-    def consumer_kwargs(self) -> dict[str, object]:
-        out: dict[str, object] = {
-            "session_timeout_ms": self.session_timeout_ms,
-            "heartbeat_interval_ms": min(self.heartbeat_interval_ms, self.session_timeout_ms // 3),
-        }
-        if self.instance_id:
-            out["group_instance_id"] = self.instance_id
-        return {**out, **RECONNECT}
-
 
 IDLE_RETURN_S = 1.0
 LAG_TIMEOUT_MS = 5_000
@@ -225,82 +170,3 @@ class KafkaSource:
 
     def close(self) -> None:
         self.consumer.close(autocommit=False)
-
-
-class ProduceFailed(RuntimeError):
-    pass
-
-
-class KafkaSink:
-    """Writes scored items and dead letters; `write` returns only once all are acknowledged."""
-
-    def __init__(
-        self,
-        bootstrap: str,
-        scored_topic: str,
-        dlq_topic: str,
-        *,
-        topic_scores_topic: str | None = None,
-        timeout_s: float = 30.0,
-    ) -> None:
-        self._scored_topic, self._dlq_topic, self._timeout = scored_topic, dlq_topic, timeout_s
-        self._topic_scores_topic = topic_scores_topic
-        self._bootstrap = bootstrap
-        self.producer = self._new_producer()
-
-    def _new_producer(self) -> KafkaProducer:
-        return KafkaProducer(
-            bootstrap_servers=self._bootstrap,
-            client_id="finsent-scorer",
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=5,
-            api_version=API_VERSION,
-            # A send blocks at most this long for metadata or buffer space during an outage; the
-            # pipeline then backs off and retries with a new producer.
-            max_block_ms=int(self._timeout * 1000),
-            **RECONNECT,
-        )
-
-    def reset(self) -> None:
-        """Abandon the current producer (its unacknowledged records belong to batches that are read
-        again) and start a new one."""
-        try:
-            self.producer.close(timeout=0)
-        except Exception as exc:  # it is being thrown away; only a reconnect matters
-            log.debug("closing the old producer: %r", exc)
-        self.producer = self._new_producer()
-
-    def write(self, scored: list[ScoredItem], dead: list[DeadLetter]) -> None:
-        futures = [
-            self.producer.send(self._scored_topic, key=s.id.encode(), value=s.model_dump_json().encode())
-            for s in scored
-        ]
-        if self._topic_scores_topic:
-            futures += [
-                self.producer.send(
-                    self._topic_scores_topic, key=ts.topic.encode(), value=ts.model_dump_json().encode()
-                )
-                for s in scored
-                for ts in fan_out(s)
-            ]
-        futures += [
-            self.producer.send(
-                self._dlq_topic,
-                key=d.key.encode() if d.key is not None else None,
-                value=d.model_dump_json().encode(),
-            )
-            for d in dead
-        ]
-        try:
-            self.producer.flush(timeout=self._timeout)
-        except Exception as exc:
-            raise ProduceFailed(f"results not acknowledged within {self._timeout}s: {exc!r}") from exc
-        for f in futures:
-            try:
-                f.get(timeout=0)
-            except Exception as exc:
-                raise ProduceFailed(f"the broker did not acknowledge a result: {exc!r}") from exc
-
-    def close(self) -> None:
-        self.producer.close(timeout=10)

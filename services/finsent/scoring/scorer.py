@@ -16,13 +16,14 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
-from finsent.contracts import LABELS, SNIPPET_CHARS, DeadLetter, NewsItem, Probs, ScoredItem, utcnow
+from finsent.contracts.batch import Batch
+from finsent.contracts.news import LABELS, SNIPPET_CHARS, DeadLetter, NewsItem, Probs, ScoredItem, utcnow
+from finsent.contracts.topic_score import TopicScore, fan_out
 from finsent.inference.backend import BackendUnavailable, ScoringBackend
 from finsent.observability.metrics import PipelineMetrics
-from finsent.pipeline.batching import Batch
-from finsent.pipeline.dedup import RecentIds
-from finsent.pipeline.event_time import EventTimePolicy
-from finsent.pipeline.validate import parse_record, record_time
+from finsent.scoring.dedup import RecentIds
+from finsent.scoring.event_time import EventTimePolicy
+from finsent.scoring.validate import parse_record, record_time
 from finsent.topics.extract import TopicExtractor
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,9 @@ class Source(Protocol):
 
 
 class Sink(Protocol):
-    def write(self, scored: list[ScoredItem], dead: list[DeadLetter]) -> None: ...
+    def write(
+        self, scored: list[ScoredItem], topic_scores: list[TopicScore], dead: list[DeadLetter]
+    ) -> None: ...
     def reset(self) -> None:
         """Drop whatever the sink holds for a failed write and reconnect: after a broker outage
         a producer can stay stuck expiring old records while the broker is healthy again."""
@@ -62,6 +65,7 @@ class Sink(Protocol):
 @dataclass
 class BatchOutcome:
     scored: list[ScoredItem] = field(default_factory=list)
+    topic_scores: list[TopicScore] = field(default_factory=list)  # one per (item, topic): the fan-out
     dead: list[DeadLetter] = field(default_factory=list)
     duplicates: int = 0
 
@@ -198,10 +202,13 @@ class ScoringPipeline:
                     text=item.text if self.options.include_text else None,
                 )
             )
+        # The fan-out stage: one record per (item, topic), keyed by topic downstream, so that each
+        # aggregator owns whole topics.
+        out.topic_scores = [ts for s in out.scored for ts in fan_out(s)]
         return out
 
     def _deliver(self, batch: Batch, out: BatchOutcome) -> None:
-        self.sink.write(out.scored, out.dead)
+        self.sink.write(out.scored, out.topic_scores, out.dead)
         self.source.commit(batch)
         for s in out.scored:
             self.recent.add(s.id)

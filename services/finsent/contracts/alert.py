@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from finsent.contracts import ModelRef
+from finsent.contracts.news import ModelRef
 
 
 class Evidence(BaseModel):

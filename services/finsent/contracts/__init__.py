@@ -1,0 +1,5 @@
+"""The wire contracts: what FinSent reads from and writes to Kafka, and POSTs to webhooks.
+
+The leaf of the package: every other package imports these, they import nothing of FinSent's.
+`news` (NewsItem in; ScoredItem and DeadLetter out), `topic_score` (the per-topic record the
+aggregators read, and the fan-out that makes it), `alert` (AlertEvent)."""
