@@ -107,6 +107,25 @@ def news(item_id: str, text: str | None = None, **extra: object) -> bytes:
     ).encode()
 
 
+def flags(command: str, **values: object) -> list[str]:
+    """Command-line flags for the settings `finsent <command>` takes (it rejects the others)."""
+    from finsent.settings import command_fields
+
+    takes = {n for names in command_fields(command).values() for n in names}
+    out: list[str] = []
+    for name, value in values.items():
+        if name not in takes:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            out.append(flag)
+        elif value is False:
+            out.append("--no-" + flag[2:])
+        else:
+            out += [flag, str(value)]
+    return out
+
+
 def finsent_args(command: str, bootstrap: str, topics: Topics, model_repo: Path) -> list[str]:
     """`finsent <command>` on the test's own topics and model, as a separate OS process runs it."""
     return [
@@ -114,21 +133,17 @@ def finsent_args(command: str, bootstrap: str, topics: Topics, model_repo: Path)
         "-m",
         "finsent.cli",
         command,
-        "--kafka",
-        bootstrap,
-        "--news-topic",
-        topics.news,
-        "--scored-topic",
-        topics.scored,
-        "--dlq-topic",
-        topics.dlq,
-        "--group-id",
-        topics.group,
-        "--model-repo",
-        str(model_repo),
-        "--model-poll-s",
-        "0",
-        "--no-demo-model",
+        *flags(
+            command,
+            kafka=bootstrap,
+            news_topic=topics.news,
+            scored_topic=topics.scored,
+            dlq_topic=topics.dlq,
+            group_id=topics.group,
+            model_repo=model_repo,
+            model_poll_s=0,
+            demo_model=False,
+        ),
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -128,3 +129,24 @@ def test_weighted_loss_is_the_class_weighted_mean_and_weight_zero_drops_an_examp
         assert not torch.allclose(
             weighted_loss(each(logits, labels), labels, w, class_weight), mean(logits, labels)
         )
+
+
+def test_each_command_takes_only_the_settings_it_uses():
+    from finsent.cli import build_parser
+    from finsent.settings import COMMANDS, command_fields
+
+    def help_of(command: str) -> str:
+        sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+        return sub.choices[command].format_help()
+
+    produce, aggregate, run = help_of("produce"), help_of("aggregate"), help_of("run")
+    assert "--news-topic" in produce and "--spike-z" not in produce and "--webhook-urls" not in produce
+    assert "--max-batch" not in produce and "--kafka-session-timeout-ms" not in produce
+    assert "--spike-z" in aggregate and "--webhook-max-age" in aggregate
+    assert "--max-batch" not in aggregate and "--triton" not in aggregate
+    assert "--max-batch" in run and "--spike-z" in run  # embedded run aggregates in-process
+    assert "--webhook-max-age" not in run  # delivery from the alerts topic is the aggregator's
+    taken = {n for c in COMMANDS for names in command_fields(c).values() for n in names}
+    assert taken == set(Settings.model_fields)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["produce", "--spike-z", "3"])

@@ -15,7 +15,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from finsent import __version__
-from finsent.settings import Settings
+from finsent.contracts.news import DEFAULT_MAX_LENGTH
+from finsent.settings import Settings, command_fields
+from finsent.training.config import TrainConfig
+
+_TRAIN = TrainConfig()  # the defaults of `finsent train`
 
 
 def _scalar_type(annotation: Any) -> Any:
@@ -27,19 +31,25 @@ def _scalar_type(annotation: Any) -> Any:
     return annotation
 
 
-def add_settings_flags(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("settings (each also FINSENT_<NAME> in the environment)")
-    for name, field in Settings.model_fields.items():
-        flag = "--" + name.replace("_", "-")
-        kind = _scalar_type(field.annotation)
-        help_text = f"{field.description} [env FINSENT_{name.upper()}; default {field.default}]"
-        if kind is bool:
-            group.add_argument(
-                flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text
-            )
-        else:
-            metavar = "HOST:PORT" if name == "kafka" else name.upper()
-            group.add_argument(flag, dest=name, default=None, metavar=metavar, help=help_text)
+def add_settings_flags(parser: argparse.ArgumentParser, command: str) -> None:
+    """The flags of the settings `command` uses, one argument group per concern."""
+    for title, names in command_fields(command).items():
+        group = parser.add_argument_group(f"{title} (each also FINSENT_<NAME> in the environment)")
+        for name in names:
+            _add_flag(group, name)
+
+
+def _add_flag(group: argparse._ArgumentGroup, name: str) -> None:
+    field = Settings.model_fields[name]
+    flag = "--" + name.replace("_", "-")
+    help_text = f"{field.description} [env FINSENT_{name.upper()}; default {field.default}]"
+    if _scalar_type(field.annotation) is bool:
+        group.add_argument(
+            flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text
+        )
+    else:
+        metavar = "HOST:PORT" if name == "kafka" else name.upper()
+        group.add_argument(flag, dest=name, default=None, metavar=metavar, help=help_text)
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -91,7 +101,7 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     _setup_logging("INFO")
     from finsent.training.data import load
-    from finsent.training.train import TrainConfig, train
+    from finsent.training.train import train
 
     examples, report = load([Path(p) for p in args.data])
     eval_set = None
@@ -183,7 +193,8 @@ def cmd_produce(args: argparse.Namespace) -> int:
     if settings.kafka is None:
         print("finsent produce needs --kafka HOST:PORT (or FINSENT_KAFKA)", file=sys.stderr)
         return 2
-    ensure_topics(settings.kafka, [settings.news_topic], settings.partitions)
+    if settings.create_topics:
+        ensure_topics(settings.kafka, [settings.news_topic], settings.partitions)
     producer = new_producer(settings.kafka, "finsent-produce")
     path = Path(args.file) if args.file else bundled_feed()
     n = 0
@@ -211,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="score the news stream (embedded sample feed, or --kafka HOST:PORT)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add_settings_flags(run)
+    add_settings_flags(run, "run")
     run.set_defaults(func=cmd_run)
 
     aggregate = sub.add_parser(
@@ -219,12 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="per-topic windows, spike alerts and metrics from the scored stream (--kafka HOST:PORT)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    add_settings_flags(aggregate)
+    add_settings_flags(aggregate, "aggregate")
     aggregate.set_defaults(func=cmd_aggregate)
 
     produce = sub.add_parser("produce", help="send a JSONL file (default: the sample feed) to the news topic")
     produce.add_argument("--file", help="JSONL file; default: the bundled sample feed")
-    add_settings_flags(produce)
+    add_settings_flags(produce, "produce")
     produce.set_defaults(func=cmd_produce)
 
     train = sub.add_parser(
@@ -240,32 +251,38 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--base", help="Hugging Face BERT folder to start from; default: packaged all-MiniLM-L6-v2"
     )
-    train.add_argument("--epochs", type=int, default=8)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--lr", type=float, default=8e-5)
-    train.add_argument("--max-length", type=int, default=128)
-    train.add_argument("--seed", type=int, default=42)
-    train.add_argument("--patience", type=int, default=2, help="epochs without macro-F1 gain before stopping")
-    train.add_argument("--eval-fraction", type=float, default=0.2)
+    train.add_argument("--epochs", type=int, default=_TRAIN.epochs)
+    train.add_argument("--batch-size", type=int, default=_TRAIN.batch_size)
+    train.add_argument("--lr", type=float, default=_TRAIN.lr)
+    train.add_argument("--max-length", type=int, default=_TRAIN.max_length)
+    train.add_argument("--seed", type=int, default=_TRAIN.seed)
+    train.add_argument(
+        "--patience", type=int, default=_TRAIN.patience, help="epochs without macro-F1 gain before stopping"
+    )
+    train.add_argument("--eval-fraction", type=float, default=_TRAIN.eval_fraction)
     train.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke runs)")
     train.add_argument(
         "--pooling",
-        default="mean",
+        default=_TRAIN.pooling,
         choices=["mean", "cls"],
         help="sentence vector for the head: mean of token states, or the [CLS] pooler",
     )
     train.add_argument(
         "--no-class-weights", action="store_true", help="do not weight the loss by class frequency"
     )
-    train.add_argument("--label-smoothing", type=float, default=0.0, help="cross-entropy label smoothing")
+    train.add_argument(
+        "--label-smoothing", type=float, default=_TRAIN.label_smoothing, help="cross-entropy label smoothing"
+    )
     train.add_argument(
         "--layer-decay",
         type=float,
-        default=1.0,
+        default=_TRAIN.layer_decay,
         help="layer-wise lr decay: each layer below the head trains at this factor of the one above (1: off)",
     )
     train.add_argument(
-        "--device", default="auto", help="auto (a CUDA GPU when torch sees one, else CPU), cpu, cuda, cuda:N"
+        "--device",
+        default=_TRAIN.device,
+        help="auto (a CUDA GPU when torch sees one, else CPU), cpu, cuda, cuda:N",
     )
     train.set_defaults(func=cmd_train)
 
@@ -274,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--model", required=True)
     evaluate.add_argument("--data", action="append", required=True)
-    evaluate.add_argument("--max-length", type=int, default=128)
+    evaluate.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(func=cmd_evaluate)
 
@@ -297,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="labelled data for the int8 check; default: the training run's evaluation split",
     )
-    export.add_argument("--max-length", type=int, default=128)
+    export.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH)
     export.set_defaults(func=cmd_export)
     return parser
 

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from finsent.aggregate.windows import parse_window
+from finsent.contracts.news import DEFAULT_MAX_LENGTH
 
 
 def _host_port(value: str | None) -> str | None:
@@ -43,7 +44,7 @@ class Settings(BaseSettings):
     # --- batching --------------------------------------------------------------------------------
     max_batch: Annotated[
         int, Field(ge=1, le=10_000, description="most records scored together in one micro-batch")
-    ] = 512  # stream bench: 512 scored ~10% more msg/s than 256 (texts sorted by length over more rows)
+    ] = 512  # chosen by the stream benchmark (README, Benchmarks)
     max_linger_ms: Annotated[
         int,
         Field(
@@ -126,11 +127,13 @@ class Settings(BaseSettings):
     model_name: Annotated[str, Field(description="model name inside the model repository")] = (
         "finsent_sentiment"
     )
-    max_length: Annotated[int, Field(ge=8, le=512, description="tokens per text (longer is truncated)")] = 128
+    max_length: Annotated[int, Field(ge=8, le=512, description="tokens per text (longer is truncated)")] = (
+        DEFAULT_MAX_LENGTH
+    )
     infer_batch: Annotated[
         int,
         Field(ge=1, le=1_024, description="texts per inference call (length-sorted, padded to the longest)"),
-    ] = 16  # bench: 16 beat 32 by 6-11% and 64 by 25% on 2 cores (smaller activations stay in cache)
+    ] = 16  # chosen by the inference benchmark (README, Benchmarks)
     threads: Annotated[
         int,
         Field(ge=0, description="inference threads, each scoring its own chunk of texts; 0 = one per core"),
@@ -283,3 +286,110 @@ class Settings(BaseSettings):
 
     def topic_allow_set(self) -> set[str]:
         return {t.strip() for t in self.topic_allow.split(",") if t.strip()}
+
+
+# --- which settings each command takes ----------------------------------------------------------
+# Settings grouped by concern; a command's flags (and `--help`) are the groups it uses. The
+# environment still sets any field for any command: one object, one place per default.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "Kafka connection": (
+        "kafka",
+        "kafka_session_timeout_ms",
+        "kafka_heartbeat_interval_ms",
+        "kafka_group_instance_id",
+    ),
+    "topics": (
+        "news_topic",
+        "scored_topic",
+        "dlq_topic",
+        "topic_scores_topic",
+        "alerts_topic",
+        "webhook_dlq_topic",
+        "partitions",
+        "create_topics",
+    ),
+    "source and batching": (
+        "group_id",
+        "sample_feed",
+        "max_batch",
+        "max_linger_ms",
+        "max_message_bytes",
+        "dlq_payload_limit",
+        "dedup_size",
+        "dedup_ttl_s",
+        "event_time_max_future_s",
+        "event_time_max_past_s",
+        "produce_retries",
+        "scored_include_text",
+        "progress_s",
+    ),
+    "scoring model and backends": (
+        "triton",
+        "triton_model",
+        "triton_timeout_s",
+        "triton_retries",
+        "triton_concurrency",
+        "model_repo",
+        "model_name",
+        "max_length",
+        "infer_batch",
+        "threads",
+        "demo_model",
+        "model_poll_s",
+        "entities",
+    ),
+    "aggregation and spike detection": (
+        "aggregate_group_id",
+        "windows",
+        "topic_allow",
+        "max_topic_labels",
+        "max_topics",
+        "spike_window",
+        "spike_baseline_window",
+        "spike_min_volume",
+        "spike_z",
+        "spike_z_resolve",
+        "spike_min_delta",
+        "spike_cooldown",
+    ),
+    "alert webhooks": ("webhook_urls", "webhook_secret", "webhook_max_queue", "webhook_max_attempts"),
+    "webhook delivery from Kafka": ("webhook_group_id", "webhook_max_age", "webhook_backoff_max"),
+    "metrics and logs": ("metrics_port", "aggregate_metrics_port", "metrics_addr", "log_level"),
+}
+
+# Embedded `run` aggregates in-process and posts webhooks itself, hence its aggregation and webhook
+# groups; `aggregate` reads event_time_max_future_s to bound the records it reads.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "run": (
+        "Kafka connection",
+        "topics",
+        "source and batching",
+        "scoring model and backends",
+        "aggregation and spike detection",
+        "alert webhooks",
+        "metrics and logs",
+    ),
+    "aggregate": (
+        "Kafka connection",
+        "topics",
+        "aggregation and spike detection",
+        "alert webhooks",
+        "webhook delivery from Kafka",
+        "metrics and logs",
+        "event_time_max_future_s",
+    ),
+    "produce": ("kafka", "news_topic", "partitions", "create_topics", "log_level"),
+}
+
+
+def command_fields(command: str) -> dict[str, list[str]]:
+    """{group title: field names} for a command, in declaration order. An entry of COMMANDS that is a
+    field name rather than a group adds that field alone (shown under its own group)."""
+    out: dict[str, list[str]] = {}
+    for entry in COMMANDS[command]:
+        if entry in GROUPS:
+            out.setdefault(entry, []).extend(GROUPS[entry])
+        else:
+            group = next(g for g, names in GROUPS.items() if entry in names)
+            out.setdefault(group, []).append(entry)
+    return out

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from helpers import REPO, Topics, consume, finsent_args, produce
+from helpers import REPO, Topics, consume, finsent_args, flags, produce
 from stack import free_port, scrape
 
 SCALE = float(os.environ.get("FINSENT_CHAOS_SCALE", "1"))
@@ -80,9 +80,15 @@ def common(command: str, bootstrap: str, topics: Topics, model_repo: Path) -> li
     n = topics.news
     return [
         *finsent_args(command, bootstrap, topics, model_repo),
-        *("--topic-scores-topic", n + ".by-topic", "--alerts-topic", n + ".alerts"),
-        *("--aggregate-group-id", topics.group + "-agg", "--webhook-group-id", topics.group + "-hooks"),
-        *("--webhook-dlq-topic", n + ".alerts.dlq", "--no-create-topics"),
+        *flags(
+            command,
+            topic_scores_topic=n + ".by-topic",
+            alerts_topic=n + ".alerts",
+            aggregate_group_id=topics.group + "-agg",
+            webhook_group_id=topics.group + "-hooks",
+            webhook_dlq_topic=n + ".alerts.dlq",
+            create_topics=False,
+        ),
     ]
 
 

@@ -35,6 +35,9 @@ class Label(StrEnum):
     POSITIVE = "positive"
 
 
+# Tokens per text that models are trained, exported and served with unless told otherwise.
+DEFAULT_MAX_LENGTH = 128
+
 # The order of the model's logits; every backend and every exported model uses it.
 LABELS: tuple[Label, ...] = (Label.NEGATIVE, Label.NEUTRAL, Label.POSITIVE)
 

@@ -9,6 +9,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from finsent.contracts.news import DEFAULT_MAX_LENGTH
 from finsent.inference.model_repo import latest_version
 
 DEMO_TRAIN = Path(__file__).resolve().parent / "data" / "demo_train.csv"
@@ -25,7 +26,7 @@ def demo_checkpoint_dir() -> Path:
     return cache / f"demo-model-{digest}-e{DEMO_EPOCHS}-{DEMO_POOLING}"
 
 
-def ensure_demo_checkpoint(max_length: int = 128) -> Path:
+def ensure_demo_checkpoint(max_length: int = DEFAULT_MAX_LENGTH) -> Path:
     """The fine-tuned demo model folder, trained on first use."""
     from finsent.training.data import load
     from finsent.training.train import TrainConfig, train
@@ -53,7 +54,7 @@ def ensure_demo_checkpoint(max_length: int = 128) -> Path:
     return out
 
 
-def ensure_demo_model(repo: Path, name: str, *, max_length: int = 128) -> int:
+def ensure_demo_model(repo: Path, name: str, *, max_length: int = DEFAULT_MAX_LENGTH) -> int:
     """Return the newest version in `repo/name`, building the demo model first if there is none."""
     version = latest_version(repo, name)
     if version is not None:

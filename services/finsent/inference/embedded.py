@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from finsent.contracts.news import LABELS, ModelRef
+from finsent.contracts.news import DEFAULT_MAX_LENGTH, LABELS, ModelRef
 from finsent.inference.backend import ScoreResult, softmax
 from finsent.inference.model_repo import ModelNotFound, latest_version, read_manifest, version_dir
 from finsent.inference.tokenize import Chunk, TextEncoder
@@ -75,7 +75,7 @@ class EmbeddedBackend:
         repo: Path,
         name: str,
         *,
-        max_length: int = 128,
+        max_length: int = DEFAULT_MAX_LENGTH,
         infer_batch: int = 16,
         threads: int = 0,
         poll_s: float = 30.0,

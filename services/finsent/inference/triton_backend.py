@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finsent.contracts.news import LABELS, ModelRef
+from finsent.contracts.news import DEFAULT_MAX_LENGTH, LABELS, ModelRef
 from finsent.inference.backend import BackendUnavailable, ScoreResult, softmax
 from finsent.inference.model_repo import version_dir
 from finsent.inference.tokenize import Chunk, TextEncoder
@@ -67,7 +67,7 @@ class TritonBackend:
         model_name: str,
         model_repo: Path,
         *,
-        max_length: int = 128,
+        max_length: int = DEFAULT_MAX_LENGTH,
         timeout_s: float = 10.0,
         retries: int = 3,
         backoff_s: float = 0.2,

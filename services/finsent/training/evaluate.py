@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from finsent.contracts.news import DEFAULT_MAX_LENGTH
 from finsent.inference.model_repo import MANIFEST
 from finsent.training.data import load
 from finsent.training.scoring_metrics import classification_report
 
 
-def predict(model_dir: Path, texts: list[str], max_length: int = 128) -> np.ndarray:
+def predict(model_dir: Path, texts: list[str], max_length: int = DEFAULT_MAX_LENGTH) -> np.ndarray:
     """Logits for `texts`, from whichever kind of folder `model_dir` is."""
     if (model_dir / MANIFEST).is_file():
         from finsent.inference.embedded import OnnxModel
@@ -32,7 +33,7 @@ def predict(model_dir: Path, texts: list[str], max_length: int = 128) -> np.ndar
     )
 
 
-def evaluate(model_dir: Path, data: list[Path], max_length: int = 128) -> dict[str, Any]:
+def evaluate(model_dir: Path, data: list[Path], max_length: int = DEFAULT_MAX_LENGTH) -> dict[str, Any]:
     examples, report = load(data)
     logits = predict(model_dir, [e.text for e in examples], max_length)
     out = classification_report(np.array([e.label for e in examples]), logits.argmax(axis=1))

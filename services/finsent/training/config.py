@@ -1,0 +1,35 @@
+"""Training settings: the one place for their defaults (`finsent train` takes its flags' defaults
+from here). Light on purpose: the command line imports it without torch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from finsent.contracts.news import DEFAULT_MAX_LENGTH
+
+
+@dataclass
+class TrainConfig:
+    base: Path | None = None
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float = 8e-5
+    weight_decay: float = 0.01
+    warmup: float = 0.1
+    max_length: int = DEFAULT_MAX_LENGTH
+    seed: int = 42
+    patience: int = 2
+    eval_fraction: float = 0.2
+    class_weights: bool = True
+    pooling: str = "mean"  # "mean" (sentence-transformers style) or "cls" (Hugging Face's pooler head)
+    label_smoothing: float = 0.0
+    # Layer-wise lr decay: layer k of L trains at lr * layer_decay ** (L - k), the embeddings at
+    # lr * layer_decay ** (L + 1), the head at lr. 1.0 turns it off.
+    layer_decay: float = 1.0
+    device: str = "auto"  # "auto": CUDA when torch sees a GPU, else CPU
+    max_steps: int | None = None  # stop after this many optimiser steps (smoke tests)
+    threads: int = 0
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
