@@ -1,5 +1,5 @@
 """The one settings object. Sources, highest priority first: CLI flags, `FINSENT_*` environment
-variables, defaults. `finsent --help` and the README's configuration table are generated from it."""
+variables, defaults. `finsent <command> --help` is generated from it; docs/configuration.md documents it."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # --- batching --------------------------------------------------------------------------------
     max_batch: Annotated[
         int, Field(ge=1, le=10_000, description="most records scored together in one micro-batch")
-    ] = 512  # chosen by the stream benchmark (README, Benchmarks)
+    ] = 512  # chosen by the stream benchmark (bench/README.md)
     max_linger_ms: Annotated[
         int,
         Field(
@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     infer_batch: Annotated[
         int,
         Field(ge=1, le=1_024, description="texts per inference call (length-sorted, padded to the longest)"),
-    ] = 16  # chosen by the inference benchmark (README, Benchmarks)
+    ] = 16  # chosen by the inference benchmark (bench/README.md)
     threads: Annotated[
         int,
         Field(ge=0, description="inference threads, each scoring its own chunk of texts; 0 = one per core"),

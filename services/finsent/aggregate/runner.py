@@ -20,38 +20,22 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
 from finsent.aggregate.aggregator import Aggregator, event_time_s
 from finsent.alerts.publisher import AlertPublisher, alert_key
 from finsent.contracts.alert import AlertEvent
 from finsent.contracts.topic_score import TopicScore
-from finsent.kafka.client import API_VERSION, GroupOptions
+from finsent.kafka.client import GroupOptions, Partition, RebalanceCallbacks, commit, new_consumer, read_since
 
 log = logging.getLogger(__name__)
 
 REBUILD_MARGIN_S = 600  # read a little more than the horizon: broker and event clocks differ
 MAX_SENT_KEYS = 100_000
 MAX_BACKOFF_S = 10.0
-
-
-class _Rebuild(ConsumerRebalanceListener):
-    def __init__(self, runner: AggregateRunner) -> None:
-        self._runner = runner
-
-    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        pass  # every batch is committed before the next poll: nothing pending here
-
-    def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
-        # Runs on the client's IO thread, where blocking consumer calls are not allowed: the
-        # rebuild itself happens on the next step(), in the polling thread.
-        self._runner._pending_assignment = list(assigned)
 
 
 class AggregateRunner:
@@ -74,38 +58,40 @@ class AggregateRunner:
         self._publisher = publisher
         self._bootstrap, self._alerts_topic = bootstrap, alerts_topic
         self._max_future_s = max_future_s
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
+        self.consumer = new_consumer(
+            bootstrap,
+            f"finsent-aggregator-{group_id}",
             group_id=group_id,
-            client_id=f"finsent-aggregator-{group_id}",
-            enable_auto_commit=False,
+            options=timeouts,
             auto_offset_reset="earliest",
             max_poll_records=max_records,
-            api_version=API_VERSION,
-            **(timeouts or GroupOptions()).consumer_kwargs(),
         )
-        self._pending_assignment: list[TopicPartition] | None = None
-        self._rebuild_until: dict[TopicPartition, int] = {}
-        self._next_offset: dict[TopicPartition, int] = {}
-        self._partition_time: dict[TopicPartition, float] = {}
-        self._partition_seen_at: dict[TopicPartition, float] = {}
+        self._pending_assignment: list[Partition] | None = None
+        self._rebuild_until: dict[Partition, int] = {}
+        self._next_offset: dict[Partition, int] = {}
+        self._partition_time: dict[Partition, float] = {}
+        self._partition_seen_at: dict[Partition, float] = {}
         self._sent: set[tuple[str, str, str]] = set()
         self._sent_order: deque[tuple[str, str, str]] = deque()
         self._idle_s = idle_s
         self._failures = 0
         self._failure_logged_at = 0.0
         self._stop = threading.Event()
-        self.consumer.subscribe([topic], listener=_Rebuild(self))
+        # The rebuild itself happens on the next step(), in the polling thread.
+        self.consumer.subscribe([topic], listener=RebalanceCallbacks(on_assigned=self._assigned))
         self.rejected = 0
         self.suppressed = 0  # alerts a rebuild re-derived that were already on the alerts topic
 
     # -- rebuild -----------------------------------------------------------------------------------
-    def _rebuild(self, assigned: list[TopicPartition]) -> None:
+    def _assigned(self, assigned: list[Partition]) -> None:
+        self._pending_assignment = assigned
+
+    def _rebuild(self, assigned: list[Partition]) -> None:
         aggregator = self._factory()  # state for the new assignment is rebuilt from the log
         since_ms = int((time.time() - aggregator.horizon_s - REBUILD_MARGIN_S) * 1000)
         starts = self.consumer.offsets_for_times({tp: since_ms for tp in assigned}) if assigned else {}
-        rebuild_until: dict[TopicPartition, int] = {}
-        next_offset: dict[TopicPartition, int] = {}
+        rebuild_until: dict[Partition, int] = {}
+        next_offset: dict[Partition, int] = {}
         for tp in assigned:
             committed = self.consumer.committed(tp) or 0
             found = starts.get(tp)
@@ -130,38 +116,13 @@ class AggregateRunner:
         """The alert events on the alerts topic since `since_ms`, as de-duplication keys."""
         if self._alerts_topic is None:
             return []
-        reader = KafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            api_version=API_VERSION,
-            client_id="finsent-aggregator-history",
-        )
-        try:
-            parts = reader.partitions_for_topic(self._alerts_topic) or set()
-            tps = [TopicPartition(self._alerts_topic, p) for p in sorted(parts)]
-            if not tps:
-                return []
-            reader.assign(tps)
-            ends = reader.end_offsets(tps)
-            starts = reader.offsets_for_times({tp: since_ms for tp in tps})
-            for tp in tps:
-                found = starts.get(tp)
-                reader.seek(tp, found.offset if found is not None else ends[tp])
-            keys: list[tuple[str, str, str]] = []
-            deadline = time.monotonic() + 60
-            while any(reader.position(tp) < ends[tp] for tp in tps):
-                if time.monotonic() > deadline:
-                    raise TimeoutError("reading the alerts topic back took over 60 s")
-                for records in reader.poll(timeout_ms=500).values():
-                    for r in records:
-                        try:
-                            keys.append(alert_key(AlertEvent.model_validate_json(r.value)))
-                        except ValidationError:
-                            continue  # not ours to judge here; nothing to de-duplicate against
-            return keys[-MAX_SENT_KEYS:]
-        finally:
-            reader.close()
+        keys = []
+        for value in read_since(self._bootstrap, self._alerts_topic, since_ms):
+            try:
+                keys.append(alert_key(AlertEvent.model_validate_json(value)))
+            except ValidationError:
+                continue  # not ours to judge here; nothing to de-duplicate against
+        return keys[-MAX_SENT_KEYS:]
 
     def _remember_sent(self, event: AlertEvent) -> None:
         key = alert_key(event)
@@ -241,9 +202,7 @@ class AggregateRunner:
         for a in fresh:
             self._remember_sent(a)
         if not rebuilding:
-            self.consumer.commit(
-                {tp: OffsetAndMetadata(o, "", -1) for tp, o in self._next_offset.items() if o > 0}
-            )
+            commit(self.consumer, {tp: o for tp, o in self._next_offset.items() if o > 0})
         return n
 
     def _bounded(self, ev: TopicScore, record_ts_ms: int) -> TopicScore:

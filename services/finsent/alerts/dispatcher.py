@@ -20,31 +20,26 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import httpx
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.structs import OffsetAndMetadata
 from pydantic import ValidationError
 
 from finsent.alerts.webhook import OK, REJECT, WebhookMetrics, post_signed, safe_url
 from finsent.contracts.alert import AlertEvent
-from finsent.kafka.client import API_VERSION, GroupOptions, new_producer, produce_and_wait
+from finsent.kafka.client import (
+    GroupOptions,
+    Partition,
+    Producer,
+    RebalanceCallbacks,
+    commit,
+    new_consumer,
+    new_producer,
+    produce_and_wait,
+)
 
 log = logging.getLogger(__name__)
-
-
-class _Revoked(ConsumerRebalanceListener):
-    def __init__(self, dispatcher: WebhookDispatcher) -> None:
-        self._dispatcher = dispatcher
-
-    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        self._dispatcher._forget(set(revoked))
-
-    def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
-        log.info("webhook delivery: assigned %d alert partitions", len(assigned))
 
 
 class WebhookDispatcher:
@@ -69,27 +64,29 @@ class WebhookDispatcher:
         self._backoff, self._backoff_max = backoff_s, backoff_max_s
         self._bootstrap = bootstrap
         self._client = httpx.Client(timeout=timeout_s)
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
+        self.consumer = new_consumer(
+            bootstrap,
+            f"finsent-webhooks-{group_id}",
             group_id=group_id,
-            client_id=f"finsent-webhooks-{group_id}",
-            enable_auto_commit=False,
+            options=timeouts,
             auto_offset_reset="earliest",
             max_poll_records=100,
-            api_version=API_VERSION,
-            **(timeouts or GroupOptions()).consumer_kwargs(),
         )
-        self.consumer.subscribe([alerts_topic], listener=_Revoked(self))
-        self._producer: KafkaProducer | None = None
+        listener = RebalanceCallbacks(
+            on_revoked=self._forget,
+            on_assigned=lambda tps: log.info("webhook delivery: assigned %d alert partitions", len(tps)),
+        )
+        self.consumer.subscribe([alerts_topic], listener=listener)
+        self._producer: Producer | None = None
         # Per (partition, offset) of an event being retried: the URLs that have not taken it yet.
-        self._remaining: dict[tuple[TopicPartition, int], set[str]] = {}
-        self._retry_at: dict[TopicPartition, float] = {}
-        self._delay: dict[TopicPartition, float] = {}
+        self._remaining: dict[tuple[Partition, int], set[str]] = {}
+        self._retry_at: dict[Partition, float] = {}
+        self._delay: dict[Partition, float] = {}
         self._lock = threading.Lock()
         self._failures = 0
 
     # -- one event ---------------------------------------------------------------------------------
-    def _deliver(self, tp: TopicPartition, offset: int, value: bytes) -> bool:
+    def _deliver(self, tp: Partition, offset: int, value: bytes) -> bool:
         """True when the event is done with (delivered everywhere, or dead-lettered)."""
         try:
             event = AlertEvent.model_validate_json(value)
@@ -118,7 +115,7 @@ class WebhookDispatcher:
         return True
 
     def _dead_letter(
-        self, tp: TopicPartition, offset: int, value: bytes, reason: str, detail: str, url: str | None
+        self, tp: Partition, offset: int, value: bytes, reason: str, detail: str, url: str | None
     ) -> None:
         if self._producer is None:
             self._producer = new_producer(self._bootstrap, "finsent-webhooks")
@@ -148,7 +145,7 @@ class WebhookDispatcher:
         )
 
     # -- the loop ----------------------------------------------------------------------------------
-    def _forget(self, revoked: set[TopicPartition]) -> None:
+    def _forget(self, revoked: set[Partition]) -> None:
         # Its new owner delivers from the committed offset.
         with self._lock:
             for key in [k for k in self._remaining if k[0] in revoked]:
@@ -168,7 +165,7 @@ class WebhookDispatcher:
         if due:
             self.consumer.resume(*due)
         polled = self.consumer.poll(timeout_ms=timeout_ms)
-        commits: dict[TopicPartition, OffsetAndMetadata] = {}
+        commits: dict[Partition, int] = {}
         n = 0
         for tp, records in polled.items():
             for r in records:
@@ -190,11 +187,10 @@ class WebhookDispatcher:
                         )
                     break
                 self._delay.pop(tp, None)
-                commits[tp] = OffsetAndMetadata(r.offset + 1, "", -1)
+                commits[tp] = r.offset + 1
                 n += 1
         self._metrics.queue_depth.set(len(self._remaining))
-        if commits:
-            self.consumer.commit(commits)
+        commit(self.consumer, commits)
         return n
 
     def run(self, stop: threading.Event) -> None:

@@ -6,11 +6,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from kafka import KafkaProducer
-
 from finsent.alerts.webhook import WebhookSender
 from finsent.contracts.alert import AlertEvent
-from finsent.kafka.client import produce_and_wait
+from finsent.kafka.client import Producer, produce_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +25,7 @@ class AlertPublisher:
 
     def __init__(
         self,
-        producer_factory: Callable[[], KafkaProducer] | None,
+        producer_factory: Callable[[], Producer] | None,
         topic: str,
         webhooks: WebhookSender | None,
         *,

@@ -1,3 +1,3 @@
-"""FinSent's one home for Kafka: clients, topic creation, the scorer's source and sink. The only
-package that imports kafka-python, apart from the consumer loops of the aggregator and the webhook
-dispatcher (still to move here)."""
+"""FinSent's one home for Kafka: client settings and factories, the one rebalance listener, topic
+creation, produce-and-wait, reading a topic back, and the scorer's source and sink. The only package
+that imports kafka-python; others name its types through `kafka.client` (`Partition`, `Producer`)."""

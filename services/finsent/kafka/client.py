@@ -5,12 +5,16 @@ an offset is committed."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeAlias
 
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +67,7 @@ class GroupOptions:
         }
         if self.instance_id:
             out["group_instance_id"] = self.instance_id
-        return {**out, **RECONNECT}
+        return out
 
 
 class ProduceFailed(RuntimeError):
@@ -103,3 +107,83 @@ def produce_and_wait(
             f.get(timeout=0)
     except Exception as exc:
         raise ProduceFailed(f"{what} not acknowledged within {timeout_s}s: {exc!r}") from exc
+
+
+# FinSent's code names kafka-python's types through this module.
+Partition: TypeAlias = TopicPartition
+Producer: TypeAlias = KafkaProducer
+
+
+class RebalanceCallbacks(ConsumerRebalanceListener):
+    """The one rebalance listener of every FinSent consumer group. kafka-python may call it on its IO
+    thread, where blocking consumer calls are not allowed: callbacks only record what changed."""
+
+    def __init__(
+        self,
+        on_revoked: Callable[[set[Partition]], None] | None = None,
+        on_assigned: Callable[[list[Partition]], None] | None = None,
+    ) -> None:
+        self._on_revoked, self._on_assigned = on_revoked, on_assigned
+
+    def on_partitions_revoked(self, revoked: Iterable[Partition]) -> None:
+        if self._on_revoked is not None:
+            self._on_revoked(set(revoked))
+
+    def on_partitions_assigned(self, assigned: Collection[Partition]) -> None:
+        if self._on_assigned is not None:
+            self._on_assigned(list(assigned))
+
+
+def new_consumer(
+    bootstrap: str,
+    client_id: str,
+    *,
+    group_id: str | None = None,
+    options: GroupOptions | None = None,
+    **extra: object,
+) -> KafkaConsumer:
+    """A consumer with manual commits (FinSent commits only what it has safely produced), the pinned
+    protocol version and capped reconnect backoff; in a group, with FinSent's liveness settings."""
+    group = (options or GroupOptions()).consumer_kwargs() if group_id is not None else {}
+    return KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        group_id=group_id,
+        enable_auto_commit=False,
+        api_version=API_VERSION,
+        **RECONNECT,
+        **group,
+        **extra,
+    )
+
+
+def commit(consumer: KafkaConsumer, offsets: Mapping[Partition, int]) -> None:
+    """Commit the next offset to read, per partition (synchronously)."""
+    if offsets:
+        consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()})
+
+
+def read_since(bootstrap: str, topic: str, since_ms: int, *, timeout_s: float = 60.0) -> list[bytes]:
+    """Every record value of `topic` (all partitions) written since `since_ms`, read up to the end the
+    topic had when the call began. For small topics (the alerts): it holds them all in memory."""
+    reader = new_consumer(bootstrap, "finsent-history")
+    try:
+        tps = [Partition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or ())]
+        if not tps:
+            return []
+        reader.assign(tps)
+        ends = reader.end_offsets(tps)
+        starts = reader.offsets_for_times({tp: since_ms for tp in tps})
+        for tp in tps:
+            found = starts.get(tp)
+            reader.seek(tp, found.offset if found is not None else ends[tp])
+        values: list[bytes] = []
+        deadline = time.monotonic() + timeout_s
+        while any(reader.position(tp) < ends[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading {topic} back took over {timeout_s:.0f}s")
+            for records in reader.poll(timeout_ms=500).values():
+                values += [r.value for r in records if r.offset < ends[Partition(r.topic, r.partition)]]
+        return values
+    finally:
+        reader.close()

@@ -6,31 +6,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable
-
-from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.structs import OffsetAndMetadata
+from collections.abc import Callable
 
 from finsent.contracts.batch import Batch, RawRecord
-from finsent.kafka.client import API_VERSION, GroupOptions
+from finsent.kafka.client import GroupOptions, Partition, RebalanceCallbacks, commit, new_consumer
 
 log = logging.getLogger(__name__)
 
 IDLE_RETURN_S = 1.0
 LAG_TIMEOUT_MS = 5_000
 BUSY_POLL_S = 0.02
-
-
-class _Revocations(ConsumerRebalanceListener):
-    def __init__(self, source: KafkaSource) -> None:
-        self._source = source
-
-    def on_partitions_revoked(self, revoked: Iterable[TopicPartition]) -> None:
-        self._source._on_revoked(set(revoked))
-
-    def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
-        log.info("assigned %d partitions", len(assigned))
 
 
 class KafkaSource:
@@ -51,24 +36,26 @@ class KafkaSource:
         self._pending: list[RawRecord] = []
         # Never held while calling the consumer: kafka-python holds its own locks around callbacks.
         self._lock = threading.Lock()
-        self._revoked_during_poll: set[TopicPartition] = set()
+        self._revoked_during_poll: set[Partition] = set()
         self._revocations = 0
         self._reachable = True
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
+        self.consumer = new_consumer(
+            bootstrap,
+            f"finsent-scorer-{group_id}",
             group_id=group_id,
-            client_id=f"finsent-scorer-{group_id}",
-            enable_auto_commit=False,
+            options=timeouts,
             auto_offset_reset="earliest",
             max_poll_records=max_batch,
             # Scoring a large batch on a slow CPU can take a while; the group must not evict us.
             max_poll_interval_ms=600_000,
-            api_version=API_VERSION,
-            **(timeouts or GroupOptions()).consumer_kwargs(),
         )
-        self.consumer.subscribe([topic], listener=_Revocations(self))
+        listener = RebalanceCallbacks(
+            on_revoked=self._on_revoked,
+            on_assigned=lambda assigned: log.info("assigned %d partitions", len(assigned)),
+        )
+        self.consumer.subscribe([topic], listener=listener)
 
-    def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+    def _on_revoked(self, revoked: set[Partition]) -> None:
         # Called inside poll(): everything scored earlier is already committed, so only records
         # fetched for the batch being filled are affected. The partition's new owner reads them
         # again from the committed offset, so they are dropped here, not scored twice.
@@ -79,7 +66,7 @@ class KafkaSource:
                 self._revocations += 1
             self._revoked_during_poll |= revoked
             before = len(self._pending)
-            self._pending = [r for r in self._pending if TopicPartition(r.topic, r.partition) not in revoked]
+            self._pending = [r for r in self._pending if Partition(r.topic, r.partition) not in revoked]
             dropped = before - len(self._pending)
         log.info("partitions revoked: %d; dropped %d unscored records", len(revoked), dropped)
 
@@ -129,18 +116,19 @@ class KafkaSource:
         return self._revocations
 
     def commit(self, batch: Batch) -> None:
-        offsets = {
-            TopicPartition(topic, partition): OffsetAndMetadata(offset, "", -1)
-            for (topic, partition), offset in batch.next_offsets().items()
-        }
-        if offsets:
-            self.consumer.commit(offsets)
+        commit(
+            self.consumer,
+            {
+                Partition(topic, partition): offset
+                for (topic, partition), offset in batch.next_offsets().items()
+            },
+        )
 
     def rewind(self, batch: Batch) -> None:
         """Seek back to the batch's first records so that they are read again (retry)."""
-        firsts: dict[TopicPartition, int] = {}
+        firsts: dict[Partition, int] = {}
         for r in batch.records:
-            tp = TopicPartition(r.topic, r.partition)
+            tp = Partition(r.topic, r.partition)
             firsts[tp] = min(firsts.get(tp, r.offset), r.offset)
         owned = self.consumer.assignment()
         for tp, offset in firsts.items():
