@@ -111,9 +111,10 @@ def main() -> int:
 
     from finsent.inference.embedded import OnnxModel
     from finsent.inference.model_repo import version_dir
+    from finsent.inference.tensorrt_engine import TrtEngine
     from finsent.training.classifier import load_classifier
     from finsent.training.export import export
-    from finsent.training.tensorrt import TrtEngine, build_engine
+    from finsent.training.tensorrt import build_engine
 
     device = args.device
     if device == "cuda" and not torch.cuda.is_available():

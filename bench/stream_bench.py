@@ -131,8 +131,8 @@ def bench_pipeline(bootstrap: str, backend, texts: list[str], max_batch: int, li
     from finsent.kafka.client import ensure_topics
     from finsent.kafka.sink import KafkaSink
     from finsent.kafka.source import KafkaSource
-    from finsent.observability.metrics import PipelineMetrics
     from finsent.scoring.dedup import RecentIds
+    from finsent.scoring.metrics import PipelineMetrics
     from finsent.scoring.scorer import ScoringPipeline
 
     tag = uuid.uuid4().hex[:8]

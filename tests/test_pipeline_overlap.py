@@ -15,8 +15,8 @@ import numpy as np
 from finsent.contracts.news import DeadLetter, ModelRef, ScoredItem
 from finsent.contracts.topic_score import TopicScore
 from finsent.inference.backend import BackendUnavailable, ScoreResult
-from finsent.observability.metrics import PipelineMetrics
 from finsent.scoring.dedup import RecentIds
+from finsent.scoring.metrics import PipelineMetrics
 from finsent.scoring.replay import ReplaySource
 from finsent.scoring.scorer import PipelineOptions, ScoringPipeline
 

@@ -24,9 +24,9 @@ from finsent.contracts.batch import RawRecord
 from finsent.contracts.news import DeadLetter, NewsItem
 from finsent.contracts.topic_score import TopicScore
 from finsent.observability.log_throttle import LibraryLogThrottle
-from finsent.observability.metrics import PipelineMetrics
 from finsent.scoring.dedup import RecentIds
 from finsent.scoring.event_time import EventTimePolicy
+from finsent.scoring.metrics import PipelineMetrics
 from finsent.scoring.replay import ReplaySource, feed_clock
 from finsent.scoring.scorer import PipelineOptions, ScoringPipeline
 from finsent.scoring.validate import UNPROCESSABLE, parse_record

@@ -176,13 +176,15 @@ class WebhookDispatcher:
                     self.consumer.pause(tp)
                     with self._lock:
                         self._retry_at[tp] = time.monotonic() + delay
+                    # The first failure, then a reminder at each try once the backoff is at its cap.
                     if delay >= self._backoff_max or delay == self._backoff:
                         log.warning(
-                            "webhook delivery of the alert at %s:%d failed; retrying every %.0fs at most "
-                            "until it is %.0fh old",
+                            "webhook delivery of the alert at %s:%d failed; next try in %.1fs (backoff up "
+                            "to %.0fs) until it is %.0fh old",
                             tp,
                             r.offset,
                             delay,
+                            self._backoff_max,
                             self._max_age / 3600,
                         )
                     break

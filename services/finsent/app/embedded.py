@@ -18,9 +18,9 @@ from finsent.app.wiring import (
     pipeline_options,
     topic_metrics,
 )
-from finsent.observability.metrics import PipelineMetrics
 from finsent.scoring.dedup import RecentIds
 from finsent.scoring.memory_sink import MemorySink
+from finsent.scoring.metrics import PipelineMetrics
 from finsent.scoring.scorer import BatchOutcome, ScoringPipeline
 from finsent.settings import Settings
 

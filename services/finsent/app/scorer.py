@@ -6,8 +6,8 @@ import logging
 import threading
 
 from finsent.app.wiring import all_topics, build_backend, build_extractor, pipeline_options
-from finsent.observability.metrics import PipelineMetrics
 from finsent.scoring.dedup import RecentIds
+from finsent.scoring.metrics import PipelineMetrics
 from finsent.scoring.scorer import ScoringPipeline
 from finsent.settings import Settings
 

@@ -20,9 +20,9 @@ from finsent.contracts.batch import Batch
 from finsent.contracts.news import LABELS, SNIPPET_CHARS, DeadLetter, NewsItem, Probs, ScoredItem, utcnow
 from finsent.contracts.topic_score import TopicScore, fan_out
 from finsent.inference.backend import BackendUnavailable, ScoringBackend
-from finsent.observability.metrics import PipelineMetrics
 from finsent.scoring.dedup import RecentIds
 from finsent.scoring.event_time import EventTimePolicy
+from finsent.scoring.metrics import PipelineMetrics
 from finsent.scoring.validate import parse_record, record_time
 from finsent.topics.extract import TopicExtractor
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import random
 from collections import Counter, defaultdict
@@ -11,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from finsent.contracts.news import LABELS
+from finsent.inference.model_repo import sha256
 
 LABEL_INDEX = {str(label): i for i, label in enumerate(LABELS)}
 # Common spellings in public financial-sentiment sets, mapped onto ours.
@@ -44,14 +44,6 @@ class LoadReport:
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _label(raw: object, where: str) -> int:

@@ -11,15 +11,14 @@ import logging
 import os
 import shutil
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from finsent.contracts.news import DEFAULT_MAX_LENGTH, LABELS
-from finsent.inference.model_repo import MANIFEST, Manifest, version_dir, versions
-from finsent.training.data import load, sha256
+from finsent.inference.model_repo import MANIFEST, Manifest, publish_version
+from finsent.training.data import load
 from finsent.training.scoring_metrics import classification_report
 from finsent.training.train import EVAL_SPLIT_FILE, METADATA_FILE, predict_torch
 
@@ -181,37 +180,21 @@ def export(
         training = {}
         if (model_dir / METADATA_FILE).is_file():
             training = json.loads((model_dir / METADATA_FILE).read_text())
-        existing = versions(repo, name)
-        # Any folder with a number counts, complete or not, so a half-written one is never reused.
-        taken = (
-            [int(p.name) for p in (repo / name).glob("[0-9]*") if p.name.isdigit()]
-            if (repo / name).is_dir()
-            else []
-        )
-        version = max(existing + taken + [0]) + 1
-        files = {p.name: sha256(p) for p in sorted(staging.iterdir()) if p.is_file()}
-        # model_validate: `checks` and `training` are extra fields the model allows.
-        manifest = Manifest.model_validate(
+        manifest = publish_version(
+            repo,
+            name,
+            staging,
             {
-                "name": name,
-                "version": version,
                 "format": chosen,
-                "labels": [str(x) for x in LABELS],
                 "max_length": max_length,
                 "source": str(model_dir.resolve()),
-                "created_at": datetime.now(UTC).isoformat(),
                 "metrics": training.get("metrics", {}),
-                "files": files,
                 "checks": checks,
                 "training": {
                     k: training.get(k) for k in ("base", "data", "config", "duration_s", "best_epoch")
                 },
-            }
+            },
         )
-        (staging / MANIFEST).write_text(manifest.model_dump_json(indent=2))
-        target = version_dir(repo, name, version)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging.rename(target)  # atomic on one filesystem: readers see all of it or nothing
         return manifest.model_dump()
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -11,16 +11,15 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from finsent.contracts.news import DEFAULT_MAX_LENGTH, LABELS
-from finsent.inference.model_repo import MANIFEST, Manifest, version_dir, versions
-from finsent.inference.tokenize import Chunk, TextEncoder
-from finsent.training.data import load, sha256
+from finsent.contracts.news import DEFAULT_MAX_LENGTH
+from finsent.inference.model_repo import MANIFEST, publish_version, version_dir
+from finsent.inference.tensorrt_engine import TensorRTUnavailable, TrtEngine, gpu_or_explain
+from finsent.training.data import load
 from finsent.training.train import EVAL_SPLIT_FILE
 
 # fp16 against the fp32 ONNX model: BERT logits move by a few hundredths in fp16; a larger gap means
@@ -30,65 +29,8 @@ MIN_ARGMAX_AGREEMENT = 0.99
 PROFILE_MIN_SEQUENCE = 8
 
 
-class TensorRTUnavailable(RuntimeError):
-    pass
-
-
 class EngineCheckFailed(RuntimeError):
     pass
-
-
-class TrtEngine:
-    """A deserialised engine with one execution context; inputs and outputs are CUDA torch tensors,
-    so a caller that keeps its batches on the GPU pays no host copies."""
-
-    def __init__(self, plan: bytes) -> None:
-        trt = _gpu_or_explain()
-        import torch
-
-        self._torch = torch
-        self._runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-        self._engine = self._runtime.deserialize_cuda_engine(plan)
-        if self._engine is None:
-            raise RuntimeError("TensorRT could not deserialise the engine (built by another version or GPU?)")
-        self._context = self._engine.create_execution_context()
-        pairs = (
-            ("int64", torch.int64),
-            ("int32", torch.int32),
-            ("float32", torch.float32),
-            ("float16", torch.float16),
-        )
-        to_torch = {
-            getattr(trt, name): dtype for name, dtype in pairs if hasattr(trt, name)
-        }  # int64: TRT >= 10
-        self._dtypes = {
-            name: to_torch[self._engine.get_tensor_dtype(name)]
-            for name in ("input_ids", "attention_mask", "logits")
-        }
-
-    def run(self, input_ids: Any, attention_mask: Any) -> Any:
-        torch = self._torch
-        batch, width = input_ids.shape
-        out = torch.empty((batch, len(LABELS)), dtype=self._dtypes["logits"], device="cuda")
-        for name, tensor in (("input_ids", input_ids), ("attention_mask", attention_mask)):
-            tensor = tensor.to(device="cuda", dtype=self._dtypes[name]).contiguous()
-            if not self._context.set_input_shape(name, (batch, width)):
-                raise ValueError(
-                    f"{name} shape {(batch, width)} is outside the engine's optimisation profile"
-                )
-            self._context.set_tensor_address(name, tensor.data_ptr())
-            setattr(self, f"_keep_{name}", tensor)  # alive until the stream has run
-        self._context.set_tensor_address("logits", out.data_ptr())
-        if not self._context.execute_async_v3(torch.cuda.current_stream().cuda_stream):
-            raise RuntimeError("TensorRT execution failed (see the log above)")
-        return out.float()
-
-    def logits(self, encoder: TextEncoder, texts: list[str], chunk_size: int) -> np.ndarray:
-        def run(chunk: Chunk) -> np.ndarray:
-            ids, mask = (self._torch.from_numpy(a) for a in (chunk.input_ids, chunk.attention_mask))
-            return self.run(ids, mask).cpu().numpy()
-
-        return encoder.map_chunks(texts, chunk_size, run, len(LABELS))
 
 
 def check_engine(
@@ -128,26 +70,6 @@ def _check_texts(source: dict[str, Any]) -> list[str]:
     ]
 
 
-def _gpu_or_explain() -> Any:
-    try:
-        import tensorrt as trt
-    except ImportError as exc:
-        raise TensorRTUnavailable(
-            "the TensorRT format needs an NVIDIA GPU and the `tensorrt` Python package; run this on a GPU "
-            "host (e.g. inside nvcr.io/nvidia/tritonserver or nvcr.io/nvidia/tensorrt). On CPU, export "
-            "--format onnx or onnx-int8 and serve with Triton's Python backend."
-        ) from exc
-    try:
-        import torch
-
-        has_gpu = torch.cuda.is_available()
-    except ImportError:
-        has_gpu = True  # let TensorRT itself say so
-    if not has_gpu:
-        raise TensorRTUnavailable("no CUDA GPU is visible: TensorRT engines are built on the GPU they run on")
-    return trt
-
-
 def build_engine(
     model_dir: Path,
     repo: Path,
@@ -158,7 +80,7 @@ def build_engine(
     check_texts: list[str] | None = None,
 ) -> dict:
     """`model_dir`: an exported ONNX version folder (or a trained folder, exported to ONNX first)."""
-    trt = _gpu_or_explain()
+    trt = gpu_or_explain()
     if not (model_dir / MANIFEST).is_file():
         from finsent.training.export import export
 
@@ -199,20 +121,15 @@ def build_engine(
     try:
         (staging / "model.plan").write_bytes(plan)
         shutil.copy2(model_dir / "tokenizer.json", staging / "tokenizer.json")
-        taken = [int(p.name) for p in (repo / trt_name).iterdir() if p.name.isdigit()]
-        version = max([*versions(repo, trt_name), *taken, 0]) + 1
-        # model_validate: `checks` is an extra field the model allows.
-        manifest = Manifest.model_validate(
+        manifest = publish_version(
+            repo,
+            trt_name,
+            staging,
             {
-                "name": trt_name,
-                "version": version,
                 "format": "tensorrt",
-                "labels": [str(x) for x in LABELS],
                 "max_length": max_length,
                 "source": str(model_dir.resolve()),
-                "created_at": datetime.now(UTC).isoformat(),
                 "metrics": source.get("metrics", {}),
-                "files": {p.name: sha256(p) for p in staging.iterdir()},
                 "checks": {
                     "precision": "fp16",
                     "profile": {"batch": [1, max_batch], "sequence": [PROFILE_MIN_SEQUENCE, max_length]},
@@ -220,11 +137,8 @@ def build_engine(
                     "tensorrt_version": trt.__version__,
                     "vs_onnx_fp32": checks,
                 },
-            }
+            },
         )
-        (staging / MANIFEST).write_text(manifest.model_dump_json(indent=2))
-        staging.chmod(0o755)
-        staging.rename(version_dir(repo, trt_name, version))
         return manifest.model_dump()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
