@@ -1,6 +1,6 @@
 """Writes dashboards/finsent.json (run: python deploy/grafana/make_dashboard.py).
 
-The dashboard is generated so that its panels stay consistent; tests/test_alerting_stack.py runs
+The dashboard is generated so that its panels stay consistent; tests/integration/test_alerting_stack.py runs
 every panel's query against a real Prometheus scraping a running FinSent."""
 
 from __future__ import annotations

@@ -9,7 +9,10 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from chaos_support import (
+
+from finsent.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from finsent.kafka.client import ensure_topics
+from support.chaos import (
     aggregator,
     now_utc,
     produce_pairs,
@@ -18,11 +21,8 @@ from chaos_support import (
     topic_scores,
     wait_for,
 )
-
-from finsent.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from finsent.kafka.client import ensure_topics
-from helpers import consume, fresh_topics
-from stack import WebhookReceiver
+from support.kafka import consume, fresh_topics
+from support.stack import WebhookReceiver
 
 pytestmark = [pytest.mark.kafka, pytest.mark.chaos]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PROM = REPO / "deploy" / "prometheus"
 
 
@@ -66,6 +66,6 @@ def test_configuration_reference_documents_every_setting():
     """The configuration reference must not fall behind the settings object."""
     from finsent.settings import Settings
 
-    reference = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text()
+    reference = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
     missing = [n for n in Settings.model_fields if f"`FINSENT_{n.upper()}`" not in reference]
     assert missing == []

@@ -1,5 +1,5 @@
 """Issue #11's defects, one function at a time: each test here failed on the code before the fix.
-The end-to-end proofs on a real broker are in tests/chaos/."""
+The end-to-end proofs on a real broker are in tests/integration/chaos/."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ from finsent.scoring.metrics import PipelineMetrics
 from finsent.scoring.replay import ReplaySource, feed_clock
 from finsent.scoring.scorer import PipelineOptions, ScoringPipeline
 from finsent.scoring.validate import UNPROCESSABLE, parse_record
-from test_aggregation import WINDOWS, burst_scenario, ev
-from test_pipeline_overlap import FixedBackend, RecordingSink
+from support.fakes import FixedBackend, RecordingSink, ResettableSink
+from support.scenarios import WINDOWS, burst_scenario, ev
 
 TS_MS = 1_767_625_200_000  # 2026-01-05 15:00 UTC
 
@@ -225,15 +225,6 @@ def test_embedded_replay_clamps_the_far_future_item(tmp_path):
 
 
 # -- 6. the scorer survives its sink failing for a long time ---------------------------------------
-class ResettableSink(RecordingSink):
-    def __init__(self, fail_writes):
-        super().__init__(fail_writes)
-        self.resets = 0
-
-    def reset(self) -> None:
-        self.resets += 1
-
-
 def test_delivery_failures_rebuild_the_producer_and_never_end_the_loop(tmp_path, monkeypatch):
     import finsent.scoring.scorer as scorer
 

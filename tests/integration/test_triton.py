@@ -21,13 +21,13 @@ from finsent.contracts.news import ScoredItem
 from finsent.inference.backend import BackendUnavailable
 from finsent.inference.embedded import EmbeddedBackend
 from finsent.inference.model_repo import latest_version
-from helpers import Scorer, committed_total, consume, fresh_topics, news, produce, wait_committed
-from stack import free_port
+from support.kafka import Scorer, committed_total, consume, fresh_topics, news, produce, wait_committed
+from support.stack import free_port
 
 pytest.importorskip("tritonclient.grpc")
 pytest.importorskip("pytriton")
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "deploy" / "triton" / "triton.sh"
 NAME = "finsent_sentiment"
 

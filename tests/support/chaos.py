@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from helpers import REPO, Topics, consume, finsent_args, flags, produce
-from stack import free_port, scrape
+from support.kafka import REPO, Topics, consume, finsent_args, flags, produce
+from support.stack import free_port, scrape
 
 SCALE = float(os.environ.get("FINSENT_CHAOS_SCALE", "1"))
 RESULTS = REPO / ".cache" / "chaos-results"

@@ -1,5 +1,5 @@
 """Chaos on the scoring side, on the real broker: SIGKILLs mid-stream, a backlog with a spike,
-poison and far-future records in the stream. Run by hand: `.venv/bin/pytest tests/chaos -s`."""
+poison and far-future records in the stream. Run by hand: `.venv/bin/pytest tests/integration/chaos -s`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ import time
 from datetime import timedelta
 
 import pytest
-from chaos_support import (
+
+from finsent.kafka.client import ensure_topics
+from support.chaos import (
     aggregator,
     key_of,
     news_hour,
@@ -19,9 +21,7 @@ from chaos_support import (
     scorer,
     wait_for,
 )
-
-from finsent.kafka.client import ensure_topics
-from helpers import committed_total, consume, fresh_topics, news, produce
+from support.kafka import committed_total, consume, fresh_topics, news, produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.chaos]
 

@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from chaos_support import aggregator, key_of, news_hour, now_utc, record_result, scaled, scorer, wait_for
 
 from finsent.kafka.client import ensure_topics
-from helpers import REPO, committed_total, consume, fresh_topics, produce
+from support.chaos import aggregator, key_of, news_hour, now_utc, record_result, scaled, scorer, wait_for
+from support.kafka import REPO, committed_total, consume, fresh_topics, produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.chaos]
 

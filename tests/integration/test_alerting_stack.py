@@ -20,8 +20,16 @@ from finsent.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from finsent.contracts.alert import AlertEvent
 from finsent.demo.make_data import FEED_TEMPLATES
 from finsent.kafka.client import ensure_topics
-from helpers import REPO, Topics, finsent_args, fresh_topics, produce
-from stack import Process, WebhookReceiver, free_port, query, scrape, start_alertmanager, start_prometheus
+from support.kafka import REPO, Topics, finsent_args, fresh_topics, produce
+from support.stack import (
+    Process,
+    WebhookReceiver,
+    free_port,
+    query,
+    scrape,
+    start_alertmanager,
+    start_prometheus,
+)
 
 pytestmark = pytest.mark.kafka
 

@@ -16,8 +16,8 @@ from finsent.alerts.dispatcher import WebhookDispatcher
 from finsent.alerts.webhook import WebhookMetrics
 from finsent.contracts.alert import AlertEvent
 from finsent.kafka.client import ensure_topics
-from helpers import committed_total, consume, fresh_topics, produce
-from stack import free_port
+from support.kafka import committed_total, consume, fresh_topics, produce
+from support.stack import free_port
 
 pytestmark = pytest.mark.kafka
 

@@ -13,7 +13,7 @@ from collections import Counter
 import pytest
 
 from finsent.contracts.news import DeadLetter, ScoredItem
-from helpers import Scorer, committed_total, consume, fresh_topics, news, produce, wait_committed
+from support.kafka import Scorer, committed_total, consume, fresh_topics, news, produce, wait_committed
 
 pytestmark = pytest.mark.kafka
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "services" / "finsent"
+PACKAGE = Path(__file__).resolve().parents[2] / "services" / "finsent"
 
 # Lower floors are imported by higher ones, never the other way. Packages on one floor do not import
 # each other.
