@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
-import subprocess
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from support.kafka import REPO, Topics, consume, finsent_args, flags, produce
-from support.stack import free_port, scrape
+from support.process import Process
+from support.stack import free_port
 
 SCALE = float(os.environ.get("FINSENT_CHAOS_SCALE", "1"))
 RESULTS = REPO / ".cache" / "chaos-results"
@@ -33,46 +31,6 @@ def record_result(name: str, figures: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(figures, indent=2, default=str))
     print(f"\n[chaos] {name}: {json.dumps(figures, default=str)}")
-
-
-@dataclass
-class Proc:
-    """`finsent <command> --kafka ...` as its own OS process (SIGKILL-able), logging to a file."""
-
-    args: list[str]
-    log: Path
-    metrics_port: int = 0
-    env: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self._log = self.log.open("ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "FINSENT_PROGRESS_S": "5", **self.env}
-        self.started_at = time.monotonic()
-        self.proc = subprocess.Popen(self.args, stdout=self._log, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=10)
-        self._log.close()
-
-    def stop(self) -> int | None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self._log.close()
-        return self.proc.returncode
-
-    def metrics(self) -> dict[str, float]:
-        return scrape(f"http://127.0.0.1:{self.metrics_port}/metrics")
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
 
 
 def common(command: str, bootstrap: str, topics: Topics, model_repo: Path) -> list[str]:
@@ -99,11 +57,11 @@ def scorer(
     log: Path,
     *extra: str,
     env: dict[str, str] | None = None,
-) -> Proc:
+) -> Process:
     port = free_port()
     args = common("run", bootstrap, topics, model_repo)
     args += ["--metrics-port", str(port), "--threads", "1", *extra]
-    return Proc(args, log, port, env or {})
+    return Process(args, log, env={"FINSENT_PROGRESS_S": "5", **(env or {})}, metrics_port=port)
 
 
 def aggregator(
@@ -113,11 +71,11 @@ def aggregator(
     log: Path,
     *extra: str,
     env: dict[str, str] | None = None,
-) -> Proc:
+) -> Process:
     port = free_port()
     args = common("aggregate", bootstrap, topics, model_repo)
     args += ["--aggregate-metrics-port", str(port), *extra]
-    return Proc(args, log, port, env or {})
+    return Process(args, log, env={"FINSENT_PROGRESS_S": "5", **(env or {})}, metrics_port=port)
 
 
 # -- scenario data ----------------------------------------------------------------------------------

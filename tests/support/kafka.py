@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 import time
 import uuid
@@ -15,6 +12,7 @@ from pathlib import Path
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from finsent.kafka.client import API_VERSION, ensure_topics
+from support.process import Process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -147,11 +145,10 @@ def finsent_args(command: str, bootstrap: str, topics: Topics, model_repo: Path)
     ]
 
 
-class Scorer:
+class Scorer(Process):
     """`finsent run --kafka` as a separate OS process, as it runs in production."""
 
     def __init__(self, bootstrap: str, topics: Topics, model_repo: Path, *extra: str, log: Path) -> None:
-        self.log = log
         args = [
             *finsent_args("run", bootstrap, topics, model_repo),
             "--metrics-port",
@@ -160,27 +157,4 @@ class Scorer:
             "1",
             *extra,
         ]
-        self._log_file = log.open("ab")
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "FINSENT_PROGRESS_S": "1"}
-        self.proc = subprocess.Popen(args, stdout=self._log_file, stderr=subprocess.STDOUT, env=env, cwd=REPO)
-
-    def signal(self, sig: int) -> None:
-        self.proc.send_signal(sig)
-
-    def wait(self, timeout: float = 60.0) -> int:
-        try:
-            return self.proc.wait(timeout=timeout)
-        finally:
-            self._log_file.close()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self._log_file.close()
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
+        super().__init__(args, log, env={"FINSENT_PROGRESS_S": "1"})

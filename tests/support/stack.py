@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -13,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+
+from support.process import Process
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -75,22 +76,6 @@ class WebhookReceiver:
 
     def close(self) -> None:
         self.server.shutdown()
-
-
-class Process:
-    def __init__(self, args: list[str], log: Path) -> None:
-        self._log = log.open("ab")
-        self.proc = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT)
-        self.log = log
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self._log.close()
 
 
 def rules_for_test(dest: Path) -> list[Path]:
