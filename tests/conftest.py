@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from support.broker import broker_for
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".cache"
 
 
 @pytest.fixture(scope="session")
-def kafka() -> Iterator[str]:
-    """Bootstrap address of a single-node KRaft broker on 127.0.0.1, via deploy/kafka/kafka.sh."""
-    port = os.environ.get("FINSENT_TEST_KAFKA_PORT", "39092")
-    env = {**os.environ, "FINSENT_KAFKA_PORT": port, "FINSENT_KAFKA_DIR": str(CACHE / f"test-kafka-{port}")}
-    script = REPO / "deploy" / "kafka" / "kafka.sh"
-    was_running = subprocess.run([script, "status"], env=env, capture_output=True).returncode == 0
-    subprocess.run([script, "start"], env=env, check=True)
-    yield f"127.0.0.1:{port}"
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Bootstrap address of a single-node KRaft broker on 127.0.0.1, via deploy/kafka/kafka.sh: on free
+    ports for this run, or on FINSENT_TEST_KAFKA_PORT (started if needed, left running if it was)."""
+    broker = broker_for(tmp_path_factory.getbasetemp(), "FINSENT_TEST_KAFKA_PORT", "test-kafka")
+    was_running = broker.running()
+    broker.run("start")
+    yield broker.bootstrap
     if not was_running:
-        subprocess.run([script, "stop"], env=env, check=False)
+        broker.run("stop")
 
 
 @pytest.fixture(scope="session")

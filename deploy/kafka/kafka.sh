@@ -32,6 +32,11 @@ name=kafka
 . "$here/../lib/daemon.sh"
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# " (pid N, name)" of the process listening on a port, when ss can tell.
+holder() {
+  command -v ss >/dev/null || return 0
+  ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\("[^"]*"\),pid=\([0-9]*\).*/ (pid \2, \1)/p' | head -n 1
+}
 is_ready() { port_open "$port" && grep -q "Kafka Server started" "$logfile" 2>/dev/null; }
 
 fetch() {
@@ -39,9 +44,20 @@ fetch() {
   command -v mvn >/dev/null || { log "mvn is not installed (apt-get install maven)"; exit 1; }
   log "fetching Kafka jars from Maven Central into $jars (once)"
   mkdir -p "$jars"
-  mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies \
-    -DoutputDirectory="$jars" -DincludeScope=runtime
-  touch "$jars/.complete"
+  # A registry hiccup should not fail a whole test run: three tries, then mvn's own words.
+  local try out
+  for try in 1 2 3; do
+    if out="$(mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies \
+      -DoutputDirectory="$jars" -DincludeScope=runtime 2>&1)"; then
+      touch "$jars/.complete"
+      return 0
+    fi
+    log "fetch try $try of 3 failed"
+    sleep $((try * 5))
+  done
+  log "could not fetch the Kafka jars; mvn said:"
+  echo "$out" | tail -n 30 >&2
+  exit 1
 }
 
 write_config() {
@@ -78,10 +94,13 @@ start() {
     log "already running (pid $pid) on 127.0.0.1:$port"
     return 0
   fi
-  if port_open "$port"; then
-    log "port $port is taken by another process; set FINSENT_KAFKA_PORT"
-    exit 1
-  fi
+  local p
+  for p in "$port" "$cport"; do
+    if port_open "$p"; then
+      log "port $p is taken by another process$(holder "$p"); set FINSENT_KAFKA_PORT (the controller uses port + 1)"
+      exit 1
+    fi
+  done
   fetch
   write_config
   if [ ! -f "$dir/data/meta.properties" ]; then

@@ -5,9 +5,7 @@ log lines, not a flood."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -15,35 +13,17 @@ from datetime import timedelta
 import pytest
 
 from finsent.kafka.client import ensure_topics
+from support.broker import Broker, broker_for
 from support.chaos import aggregator, key_of, news_hour, now_utc, record_result, scaled, scorer, wait_for
-from support.kafka import REPO, committed_total, consume, fresh_topics, produce
+from support.kafka import committed_total, consume, fresh_topics, produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.chaos]
 
-SCRIPT = REPO / "deploy" / "kafka" / "kafka.sh"
-
-
-class Broker:
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.env = {
-            **os.environ,
-            "FINSENT_KAFKA_PORT": str(port),
-            "FINSENT_KAFKA_DIR": str(REPO / ".cache" / f"chaos-kafka-{port}"),
-            "FINSENT_KAFKA_HEAP": "384m",
-        }
-
-    def run(self, verb: str) -> None:
-        subprocess.run([SCRIPT, verb], env=self.env, check=True)
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
 
 @pytest.fixture(scope="module")
-def broker() -> Iterator[Broker]:
-    b = Broker(int(os.environ.get("FINSENT_TEST_CHAOS_KAFKA_PORT", "39192")))
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    root = tmp_path_factory.getbasetemp()
+    b = broker_for(root, "FINSENT_TEST_CHAOS_KAFKA_PORT", "chaos-kafka", heap="384m")
     b.run("start")
     yield b
     b.run("stop")
