@@ -48,9 +48,12 @@ def test_documented_finsent_commands_parse(doc, command):
 
 @pytest.mark.parametrize(("doc", "command"), all_commands())
 def test_documented_scripts_exist(doc, command):
-    for word in shlex.split(command):
+    words = shlex.split(command)
+    for before, word in zip(["", *words], words, strict=False):
         if re.fullmatch(r"(\./)?(deploy|\.ci|bench)/[\w./-]+\.(sh|py)", word) or word == ".ci/run":
             assert (REPO / word).is_file(), f"{doc}: {word} does not exist"
+        if before == "-m" and word.split(".")[0] == "bench":
+            assert (REPO / (word.replace(".", "/") + ".py")).is_file(), f"{doc}: no module {word}"
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.relative_to(REPO).as_posix())

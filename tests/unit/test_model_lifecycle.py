@@ -193,7 +193,7 @@ def _can_build_tensorrt() -> bool:
     return importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
 
 
-@pytest.mark.skipif(_can_build_tensorrt(), reason="this host can build engines: bench/gpu_bench.py checks it")
+@pytest.mark.skipif(_can_build_tensorrt(), reason="this host can build engines: bench.gpu checks it")
 def test_tensorrt_export_without_a_gpu_stops_clearly_and_writes_nothing(tiny_model, tmp_path):
     repo = tmp_path / "repo"
     r = finsent("export", "--model", str(tiny_model), "--repo", str(repo), "--format", "tensorrt")

@@ -3,7 +3,7 @@
 Financial PhraseBank labels each sentence by majority vote of 5-8 annotators, and its release
 says how strong the majority was: every 50agree sentence is also in the 66, 75 or all-agree file,
 or in none of them (50-65%). About one in eight training labels had only a bare majority. This
-trains the current defaults on quality_bench.py's FPB split with the training part
+trains the current defaults on bench/quality.py's FPB split with the training part
   - `equal`:    every example at weight 1 (the defaults, for comparison in the same run);
   - `weighted`: loss weight 1.0 / 0.8 / 0.6 / 0.4 for agreement 100 / 75 / 66 / 50;
   - `min66`:    the 50-65% sentences left out of training;
@@ -14,7 +14,7 @@ variant's mean and range over seeds, its ensemble, and accuracy per agreement le
 sentences.
 
 Meant for a GPU host (runs side by side); on 2 CPU cores it would take hours.
-Run: `python bench/quality_agreement.py [--data DIR] [--base DIR] [--seeds 5] [--workers 20]`.
+Run: `python -m bench.experiments.agreement [--data DIR] [--base DIR] [--seeds 5] [--workers 20]`.
 Results: bench/results/quality-agreement.json, written after every run.
 """
 
@@ -29,21 +29,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "services"))
-
-from quality_bench import agreement_levels  # noqa: E402
-from quality_bench import splits as benchmark_splits  # noqa: E402 - the same data, the same splits
-from quality_ensemble import TARGETS, ensemble  # noqa: E402
-from quality_sweep import (  # noqa: E402
-    DEFAULTS,
-    data_missing,
-    machine,
-    run_jobs,
-    run_one,
-    spawn_pool,
-    training_arguments,
-)
+from bench import RESULTS
+from bench.experiments.ensemble import TARGETS, ensemble
+from bench.experiments.finetune import DEFAULTS, data_missing, run_one, training_arguments
+from bench.pool import machine, run_jobs, spawn_pool
+from bench.quality import agreement_levels
+from bench.quality import splits as benchmark_splits
 
 VARIANTS: dict[str, dict[int, float] | None] = {
     "equal": None,
@@ -100,7 +91,7 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=20)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per run")
     p.add_argument("--budget-s", type=float, default=420, help="no new run starts after this")
-    p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "quality-agreement.json")
+    p.add_argument("--out", type=Path, default=RESULTS / "quality-agreement.json")
     args = p.parse_args()
     if data_missing(args.data):
         return 0

@@ -1,6 +1,6 @@
 """GPU benchmark (issue #4): the TensorRT fp16 engine against PyTorch fp32/fp16 on the same GPU.
 
-    python bench/gpu_bench.py --model TRAINED_DIR [--out bench/results/gpu.json]
+    python -m bench.gpu --model TRAINED_DIR [--out bench/results/gpu.json]
 
 Steps, all in one run on the same machine:
 1. export the trained model to fp32 ONNX (`finsent export --format onnx`);
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import sys
 import tempfile
 import time
 import traceback
@@ -28,12 +27,10 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "services"))
+from bench import REPO, RESULTS
+from finsent.inference.tokenize import TextEncoder
 
-from finsent.inference.tokenize import TextEncoder  # noqa: E402
-
-FEED = ROOT / "services/finsent/demo/data/sample_feed.jsonl"
+FEED = REPO / "services/finsent/demo/data/sample_feed.jsonl"
 NAME = "finsent_sentiment"
 
 
@@ -102,7 +99,7 @@ def stage(results: dict[str, Any], key: str, fn: Callable[[], Any]) -> Any:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, type=Path, help="a folder written by `finsent train`")
-    p.add_argument("--out", type=Path, default=ROOT / "bench/results/gpu.json")
+    p.add_argument("--out", type=Path, default=RESULTS / "gpu.json")
     p.add_argument("--batches", default="1,32,128")
     p.add_argument("--device", default="cuda", help="cpu: a smoke run of this script (no TensorRT)")
     args = p.parse_args()

@@ -9,7 +9,7 @@
 All run in this process, in this run, on the same messages, in interleaved rounds (medians); the
 naive consumer, ~7x slower, scores an evenly spaced quarter of the messages in each round.
 Results go to bench/results/stream.json (and are printed).
-Run: `python bench/stream_bench.py [--n 2000] [--triton]`.
+Run: `python -m bench.stream [--n 2000] [--triton]`.
 """
 
 from __future__ import annotations
@@ -29,12 +29,11 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench import REPO, RESULTS, SHARED_DATA
 from finsent.settings import Settings
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULTS = Settings.model_fields  # the bench runs the product's defaults unless told otherwise
-SHARED = REPO.parent / "shared" / "data"
-RESULTS = REPO / "bench" / "results"
+SHARED = SHARED_DATA
 
 
 def texts_for(n: int) -> tuple[list[str], str]:

@@ -1,7 +1,7 @@
 """How far is the 22M-parameter base from the FPB targets (issue #3)? Seed ensembles as a bound.
 
 Trains the current defaults with several seeds, for recipe A (FPB train) and recipe B (FPB train +
-80% of twitter_fin_train), on quality_bench.py's splits, and reports on FPB's 20% test split:
+80% of twitter_fin_train), on bench/quality.py's splits, and reports on FPB's 20% test split:
 every single model, the mean and spread over seeds, and the ensembles that average the
 probabilities of the first 3, 5 and all seeds (fixed in advance: no choice is made on test data).
 
@@ -10,7 +10,7 @@ Why: an ensemble of seeds is roughly the ceiling of what distilling it into one 
 training trick on this base is likely to reach them, and the gap is the base model's.
 
 Meant for a GPU host (runs side by side, a minute or two each); on 2 CPU cores it would take hours.
-Run: `python bench/quality_ensemble.py [--data DIR] [--base DIR] [--seeds 8] [--workers 16]`.
+Run: `python -m bench.experiments.ensemble [--data DIR] [--base DIR] [--seeds 8] [--workers 16]`.
 Results: bench/results/quality-ensemble.json, written after every run.
 """
 
@@ -25,19 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "services"))
-
-from quality_bench import splits as benchmark_splits  # noqa: E402 - the same data, the same splits
-from quality_sweep import (  # noqa: E402 - one fine-tune, the sweep's way
-    DEFAULTS,
-    data_missing,
-    machine,
-    run_jobs,
-    run_one,
-    spawn_pool,
-    training_arguments,
-)
+from bench import RESULTS
+from bench.experiments.finetune import DEFAULTS, data_missing, run_one, training_arguments
+from bench.pool import machine, run_jobs, spawn_pool
+from bench.quality import splits as benchmark_splits
 
 TARGETS = {"accuracy": 0.86, "macro_f1": 0.84}
 
@@ -81,7 +72,7 @@ def main() -> int:
     p.add_argument("--workers", type=int, default=16)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per run")
     p.add_argument("--budget-s", type=float, default=480, help="no new run starts after this")
-    p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "quality-ensemble.json")
+    p.add_argument("--out", type=Path, default=RESULTS / "quality-ensemble.json")
     args = p.parse_args()
     if data_missing(args.data):
         return 0

@@ -11,7 +11,7 @@ all-MiniLM-L6-v2 ships without a masked-LM head, so a fresh one is trained first
 frozen (HEAD_STEPS), then everything together. Every setting is fixed here, before the run; test
 figures are reported, never used to choose.
 
-Meant for a GPU host. Run: `python bench/quality_tapt.py [--data DIR] [--base DIR] [--seeds 6]`.
+Meant for a GPU host. Run: `python -m bench.experiments.tapt [--data DIR] [--base DIR] [--seeds 6]`.
 Results: bench/results/quality-tapt.json, written after every fine-tune.
 """
 
@@ -30,18 +30,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "services"))
-
-from quality_bench import splits as benchmark_splits  # noqa: E402 - the same data, the same splits
-from quality_sweep import (  # noqa: E402 - one fine-tune, the sweep's way
-    DEFAULTS,
-    data_missing,
-    machine,
-    run_one,
-    spawn_pool,
-    training_arguments,
-)
+from bench import RESULTS
+from bench.experiments.finetune import DEFAULTS, data_missing, run_one, training_arguments
+from bench.pool import machine, spawn_pool
+from bench.quality import splits as benchmark_splits
 
 MLM = {"mask_probability": 0.15, "batch_size": 128, "lr": 5e-5, "head_lr": 1e-3, "warmup": 0.06}
 HEAD_STEPS = 150
@@ -147,7 +139,7 @@ def main() -> int:
     training_arguments(p)
     p.add_argument("--seeds", type=int, default=6, help="fine-tuning seeds per base, from 42 up")
     p.add_argument("--workers", type=int, default=18)
-    p.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "quality-tapt.json")
+    p.add_argument("--out", type=Path, default=RESULTS / "quality-tapt.json")
     args = p.parse_args()
     if data_missing(args.data):
         return 0

@@ -9,7 +9,7 @@ early stopping uses a validation split carved from the training part only (never
 Also: training time, and the exported ONNX fp32 / int8 models' accuracy and throughput against
 PyTorch on the same texts in the same run. Results: bench/results/quality.json.
 
-Run: `python bench/quality_bench.py [--recipes A,B] [--epochs 8]` (about 10 minutes per recipe on 2 cores).
+Run: `python -m bench.quality [--recipes A,B] [--epochs 8]` (about 10 minutes per recipe on 2 cores).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
-RESULTS = REPO / "bench" / "results"
+from bench import RESULTS, SHARED_DATA
+
+SHARED = SHARED_DATA
 
 
 def throughput(fn, texts: list[str], repeats: int = 2) -> float:
@@ -44,7 +44,7 @@ def throughput(fn, texts: list[str], repeats: int = 2) -> float:
 def splits(data: Path, seed: int) -> dict:
     """The benchmark's data: FPB 50agree de-duplicated and split 80/20 stratified (`fpb_train`,
     `fpb_test`, `fpb_report`) and, when the file is there, twitter_fin_train split the same way
-    (`tw_train`, `tw_test`). quality_sweep.py uses the same splits."""
+    (`tw_train`, `tw_test`). the experiments use the same splits."""
     from finsent.training.data import load, stratified_split
 
     fpb, fpb_report = load([data / "fpb_50agree.csv"])
@@ -62,7 +62,7 @@ AGREEMENT_FILES = {100: "fpb_allagree.csv", 75: "fpb_75agree.csv", 66: "fpb_66ag
 def agreement_levels(data: Path) -> dict[str, int]:
     """Each FPB 50agree text's annotator agreement: 100, 75, 66 or 50 (the strictest of the
     release's nested files that holds it). Extra annotation of the same sentences, for
-    quality_agreement.py; empty when the stricter files are not there."""
+    bench.experiments.agreement; empty when the stricter files are not there."""
     from finsent.training.data import load
 
     levels: dict[str, int] = {}
