@@ -97,6 +97,74 @@ def _onnx_logits(onnx_path: Path, tokenizer_json: Path, texts: list[str], max_le
         return OnnxModel(folder, max_length=max_length).logits(texts, 64)
 
 
+def _comparison_set(model_dir: Path, eval_data: list[Path] | None) -> tuple[list[str], np.ndarray]:
+    """Texts (and labels, when known) to check the export on: --eval files, else the evaluation split
+    that `finsent train` saved, else two plain sentences (agreement only, no F1)."""
+    if eval_data:
+        examples, _ = load(eval_data)
+    elif (model_dir / EVAL_SPLIT_FILE).is_file():
+        examples, _ = load([model_dir / EVAL_SPLIT_FILE])
+    else:
+        examples = []
+    texts = [e.text for e in examples] or [
+        "Shares fell 5% after the profit warning.",
+        "The company reported record quarterly revenue.",
+    ]
+    return texts, np.array([e.label for e in examples])
+
+
+def _check_fp32(model_dir: Path, tokenizer: Any, staging: Path, texts: list[str], max_length: int) -> dict:
+    """ONNX fp32 must give PyTorch's logits (to ONNX_TOLERANCE); an export that does not is refused."""
+    from finsent.training.classifier import load_classifier
+
+    ref = predict_torch(load_classifier(model_dir), tokenizer, texts[:256], max_length)
+    got = _onnx_logits(staging / "model.fp32.onnx", staging / "tokenizer.json", texts[:256], max_length)
+    max_diff = float(np.abs(ref - got).max())
+    if max_diff > ONNX_TOLERANCE:
+        raise ExportError(f"ONNX fp32 logits differ from PyTorch by {max_diff:.2e} (> {ONNX_TOLERANCE})")
+    return {"onnx_vs_torch_max_abs_logit_diff": max_diff, "tolerance": ONNX_TOLERANCE}
+
+
+def _check_int8(staging: Path, texts: list[str], y_true: np.ndarray, max_length: int) -> dict[str, Any]:
+    """Quantise, and measure what int8 costs against fp32: argmax agreement on every text, and the
+    macro-F1 drop where labels are known. `int8_keeps_quality` is the gate."""
+    _quantize(staging / "model.fp32.onnx", staging / "model.int8.onnx")
+    tokenizer_json = staging / "tokenizer.json"
+    fp32_logits = _onnx_logits(staging / "model.fp32.onnx", tokenizer_json, texts, max_length)
+    int8_logits = _onnx_logits(staging / "model.int8.onnx", tokenizer_json, texts, max_length)
+    agreement = float((fp32_logits.argmax(1) == int8_logits.argmax(1)).mean())
+    checks: dict[str, Any] = {"int8_argmax_agreement": agreement, "int8_compared_on": len(texts)}
+    if len(y_true):
+        f1_fp32 = classification_report(y_true, fp32_logits.argmax(1))["macro_f1"]
+        f1_int8 = classification_report(y_true, int8_logits.argmax(1))["macro_f1"]
+        checks.update(fp32_macro_f1=f1_fp32, int8_macro_f1=f1_int8, int8_f1_drop=f1_fp32 - f1_int8)
+    checks["int8_keeps_quality"] = agreement >= INT8_MIN_AGREEMENT and (
+        not len(y_true) or checks["int8_f1_drop"] <= INT8_MAX_F1_DROP
+    )
+    return checks
+
+
+def _choose_format(fmt: str, checks: dict[str, Any], labelled: bool) -> str:
+    """`auto` takes int8 only when it was measured against labels and kept quality; an explicit
+    `onnx-int8` is honoured, with a warning when it loses quality."""
+    keeps_quality = checks.get("int8_keeps_quality", False)
+    if fmt == "onnx-int8" and not keeps_quality:
+        log.warning("int8 was asked for but loses quality: %s", checks)
+    if fmt == "onnx-int8" or (fmt == "auto" and keeps_quality and labelled):
+        return "onnx-int8"
+    return "onnx"
+
+
+def _keep_only(staging: Path, chosen: str) -> None:
+    """The chosen file becomes model.onnx; the other candidates go; the Triton model comes in."""
+    final = staging / ("model.int8.onnx" if chosen == "onnx-int8" else "model.fp32.onnx")
+    final.rename(staging / "model.onnx")
+    for leftover in staging.glob("model.*.onnx"):
+        leftover.unlink()
+    if TRITON_MODEL_PY.is_file():
+        shutil.copy2(TRITON_MODEL_PY, staging / "model.py")
+
+
 def export(
     model_dir: Path,
     repo: Path,
@@ -115,8 +183,6 @@ def export(
         raise ExportError(f"{model_dir} is not a trained model folder (no config.json)")
     from transformers import AutoTokenizer
 
-    from finsent.training.classifier import load_classifier
-
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     if not getattr(tokenizer, "is_fast", False):
         raise ExportError(f"{model_dir}: a fast tokenizer (tokenizer.json) is required")
@@ -125,58 +191,13 @@ def export(
     staging.chmod(0o755)  # mkdtemp makes it private; Triton may run as another user
     try:
         tokenizer.save_pretrained(str(staging))
-        fp32 = staging / "model.fp32.onnx"
-        _export_fp32(model_dir, fp32, max_length)
-
-        # Texts to compare on: the evaluation split saved by `finsent train`, or --eval files.
-        if eval_data:
-            examples, _ = load(eval_data)
-        elif (model_dir / EVAL_SPLIT_FILE).is_file():
-            examples, _ = load([model_dir / EVAL_SPLIT_FILE])
-        else:
-            examples = []
-        texts = [e.text for e in examples] or [
-            "Shares fell 5% after the profit warning.",
-            "The company reported record quarterly revenue.",
-        ]
-        y_true = np.array([e.label for e in examples])
-
-        torch_model = load_classifier(model_dir)
-        ref = predict_torch(torch_model, tokenizer, texts[:256], max_length)
-        got = _onnx_logits(fp32, staging / "tokenizer.json", texts[:256], max_length)
-        max_diff = float(np.abs(ref - got).max())
-        if max_diff > ONNX_TOLERANCE:
-            raise ExportError(f"ONNX fp32 logits differ from PyTorch by {max_diff:.2e} (> {ONNX_TOLERANCE})")
-        checks: dict[str, Any] = {"onnx_vs_torch_max_abs_logit_diff": max_diff, "tolerance": ONNX_TOLERANCE}
-
-        chosen = "onnx"
+        _export_fp32(model_dir, staging / "model.fp32.onnx", max_length)
+        texts, y_true = _comparison_set(model_dir, eval_data)
+        checks = _check_fp32(model_dir, tokenizer, staging, texts, max_length)
         if fmt in ("auto", "onnx-int8"):
-            int8 = staging / "model.int8.onnx"
-            _quantize(fp32, int8)
-            fp32_logits = _onnx_logits(fp32, staging / "tokenizer.json", texts, max_length)
-            int8_logits = _onnx_logits(int8, staging / "tokenizer.json", texts, max_length)
-            agreement = float((fp32_logits.argmax(1) == int8_logits.argmax(1)).mean())
-            checks["int8_argmax_agreement"] = agreement
-            checks["int8_compared_on"] = len(texts)
-            if len(y_true):
-                f1_fp32 = classification_report(y_true, fp32_logits.argmax(1))["macro_f1"]
-                f1_int8 = classification_report(y_true, int8_logits.argmax(1))["macro_f1"]
-                checks.update(fp32_macro_f1=f1_fp32, int8_macro_f1=f1_int8, int8_f1_drop=f1_fp32 - f1_int8)
-            keeps_quality = agreement >= INT8_MIN_AGREEMENT and (
-                not len(y_true) or checks["int8_f1_drop"] <= INT8_MAX_F1_DROP
-            )
-            checks["int8_keeps_quality"] = keeps_quality
-            if fmt == "onnx-int8" or (fmt == "auto" and keeps_quality and len(y_true)):
-                chosen = "onnx-int8"
-            if fmt == "onnx-int8" and not keeps_quality:
-                log.warning("int8 was asked for but loses quality: %s", checks)
-        final = staging / ("model.int8.onnx" if chosen == "onnx-int8" else "model.fp32.onnx")
-        final.rename(staging / "model.onnx")
-        for leftover in staging.glob("model.*.onnx"):
-            leftover.unlink()
-        if TRITON_MODEL_PY.is_file():
-            shutil.copy2(TRITON_MODEL_PY, staging / "model.py")
-
+            checks.update(_check_int8(staging, texts, y_true, max_length))
+        chosen = _choose_format(fmt, checks, labelled=bool(len(y_true)))
+        _keep_only(staging, chosen)
         training = {}
         if (model_dir / METADATA_FILE).is_file():
             training = json.loads((model_dir / METADATA_FILE).read_text())

@@ -8,7 +8,7 @@ import math
 import random
 import shutil
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +109,156 @@ def predict_torch(
     return logits
 
 
+@dataclass
+class _Fit:
+    """What one fine-tune holds while it runs."""
+
+    model: Any
+    tokenizer: Any
+    device: str
+    loss_fn: Any
+    class_weight: Any
+    optimizer: Any
+    scheduler: Any
+    step: int = 0
+
+
+def class_weights(train_set: list[Example], enabled: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(label counts, per-class loss weights). Inverse square-root frequency, normalised to mean 1
+    over the classes present: lifts the rare negative class without overshooting."""
+    counts = np.bincount([e.label for e in train_set], minlength=len(LABELS)).astype(np.float64)
+    if not enabled:
+        return counts, np.ones(len(LABELS))
+    weights = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
+    return counts, weights / weights[counts > 0].mean()
+
+
+def total_steps(n_train: int, cfg: TrainConfig) -> int:
+    steps = math.ceil(n_train / cfg.batch_size) * cfg.epochs
+    return steps if cfg.max_steps is None else min(steps, cfg.max_steps)
+
+
+def linear_warmup_decay(steps: int, warmup: float):
+    """lr multiplier for step s: linear warm-up over the first `warmup` share, then linear decay to 0."""
+    warmup_steps = max(1, int(steps * warmup))
+    return lambda s: min((s + 1) / warmup_steps, max(0.0, (steps - s) / max(1, steps - warmup_steps)))
+
+
+def _seed(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _prepare(base: Path, cfg: TrainConfig, weights: np.ndarray, steps: int) -> _Fit:
+    import torch
+    from transformers import AutoTokenizer
+
+    from finsent.training.classifier import new_classifier
+
+    device = resolve_device(cfg.device)
+    id2label = {i: str(label) for i, label in enumerate(LABELS)}
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    model = new_classifier(base, cfg.pooling, id2label).to(device)
+    class_weight = torch.tensor(weights, dtype=torch.float32, device=device)
+    loss_fn = torch.nn.CrossEntropyLoss(
+        weight=class_weight, label_smoothing=cfg.label_smoothing, reduction="none"
+    )
+    optimizer = torch.optim.AdamW(parameter_groups(model, cfg.lr, cfg.weight_decay, cfg.layer_decay))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_decay(steps, cfg.warmup))
+    return _Fit(model, tokenizer, device, loss_fn, class_weight, optimizer, scheduler)
+
+
+def _train_epoch(
+    fit: _Fit, train_set: list[Example], cfg: TrainConfig, rng: random.Random, epoch: int
+) -> float:
+    """One pass over the training set (or up to cfg.max_steps); returns the mean loss."""
+    import torch
+    from tqdm.auto import tqdm
+
+    fit.model.train()
+    groups = _batches(train_set, cfg.batch_size, rng, fit.tokenizer, cfg.max_length)
+    bar = tqdm(
+        groups, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", disable=not cfg.progress, leave=False
+    )
+    running, n = 0.0, 0
+    for n, idx in enumerate(bar, start=1):
+        enc = _encode(fit.tokenizer, [train_set[i].text for i in idx], cfg.max_length)
+        labels = torch.tensor([train_set[i].label for i in idx], device=fit.device)
+        sample_weight = torch.tensor([train_set[i].weight for i in idx], device=fit.device)
+        logits = fit.model(
+            input_ids=enc["input_ids"].to(fit.device), attention_mask=enc["attention_mask"].to(fit.device)
+        ).logits
+        loss = weighted_loss(fit.loss_fn(logits, labels), labels, sample_weight, fit.class_weight)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(fit.model.parameters(), 1.0)
+        fit.optimizer.step()
+        fit.scheduler.step()
+        fit.optimizer.zero_grad(set_to_none=True)
+        running += loss.item()
+        fit.step += 1
+        bar.set_postfix(loss=f"{running / n:.4f}")
+        if _out_of_steps(fit, cfg):
+            break
+    bar.close()
+    return running / max(1, n)
+
+
+def _out_of_steps(fit: _Fit, cfg: TrainConfig) -> bool:
+    return cfg.max_steps is not None and fit.step >= cfg.max_steps
+
+
+def _report_epoch(epoch: int, loss: float, metrics: dict[str, Any], progress: bool) -> dict[str, Any]:
+    log.info(
+        "epoch %d: loss %.4f accuracy %.4f macro-F1 %.4f",
+        epoch,
+        loss,
+        metrics["accuracy"],
+        metrics["macro_f1"],
+    )
+    if progress:
+        print(
+            f"epoch {epoch}: loss {loss:.4f}  accuracy {metrics['accuracy']:.4f}  "
+            f"macro-F1 {metrics['macro_f1']:.4f}",
+            flush=True,
+        )
+    return {"epoch": epoch, "loss": loss, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
+
+
+def _fit_epochs(
+    fit: _Fit, train_set: list[Example], eval_set: list[Example], cfg: TrainConfig, staging: Path
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Train epoch by epoch, keep the best checkpoint (macro-F1 on eval_set) in `staging`, stop
+    early after cfg.patience epochs without a gain; returns (best metrics with its epoch, history)."""
+    rng = random.Random(cfg.seed)
+    eval_texts = [e.text for e in eval_set]
+    eval_true = np.array([e.label for e in eval_set])
+    best: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = []
+    stale = 0
+    for epoch in range(1, cfg.epochs + 1):
+        loss = _train_epoch(fit, train_set, cfg, rng, epoch)
+        pred = predict_torch(fit.model, fit.tokenizer, eval_texts, cfg.max_length).argmax(axis=1)
+        metrics = classification_report(eval_true, pred)
+        history.append(_report_epoch(epoch, loss, metrics, cfg.progress))
+        if best is None or metrics["macro_f1"] > best["macro_f1"]:
+            best = {**metrics, "epoch": epoch}
+            fit.model.save_pretrained(str(staging), safe_serialization=True)
+            fit.tokenizer.save_pretrained(str(staging))
+            stale = 0
+        else:
+            stale += 1
+            if stale >= cfg.patience:
+                log.info("early stop: no macro-F1 gain for %d epochs", stale)
+                break
+        if _out_of_steps(fit, cfg):
+            break
+    assert best is not None  # at least one epoch ran: cfg.epochs >= 1
+    return best, history
+
+
 def train(
     train_set: list[Example],
     out: Path,
@@ -117,129 +267,29 @@ def train(
     eval_set: list[Example] | None = None,
     report: LoadReport | None = None,
 ) -> dict[str, Any]:
-    """Fine-tune and write the best checkpoint (by macro-F1 on the evaluation set) to `out`."""
+    """Fine-tune and write the best checkpoint (by macro-F1 on the evaluation set) to `out`: the model,
+    its tokenizer, the labels, the evaluation split and a metadata file. `out` appears whole or not
+    at all (written beside it, then renamed)."""
     import torch
-    from tqdm.auto import tqdm
-    from transformers import AutoTokenizer
-
-    from finsent.training.classifier import new_classifier
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    random.seed(cfg.seed)
-    np.random.seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+    _seed(cfg.seed)
     if eval_set is None:
         train_set, eval_set = stratified_split(train_set, cfg.eval_fraction, cfg.seed)
     if not train_set or not eval_set:
         raise ValueError("need at least one training and one evaluation example")
+    if cfg.epochs < 1:
+        raise ValueError("epochs must be at least 1")
 
-    device = resolve_device(cfg.device)
     base = cfg.base or default_base()
-    id2label = {i: str(label) for i, label in enumerate(LABELS)}
-    tokenizer = AutoTokenizer.from_pretrained(str(base))
-    model = new_classifier(base, cfg.pooling, id2label).to(device)
-
-    counts = np.bincount([e.label for e in train_set], minlength=len(LABELS)).astype(np.float64)
-    if cfg.class_weights:
-        # Inverse square-root frequency: lifts the rare negative class without overshooting.
-        weights = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
-        weights = weights / weights[counts > 0].mean()
-    else:
-        weights = np.ones(len(LABELS))
-    class_weight = torch.tensor(weights, dtype=torch.float32, device=device)
-    loss_fn = torch.nn.CrossEntropyLoss(
-        weight=class_weight, label_smoothing=cfg.label_smoothing, reduction="none"
-    )
-
-    steps_per_epoch = math.ceil(len(train_set) / cfg.batch_size)
-    total_steps = steps_per_epoch * cfg.epochs
-    if cfg.max_steps is not None:
-        total_steps = min(total_steps, cfg.max_steps)
-    optimizer = torch.optim.AdamW(parameter_groups(model, cfg.lr, cfg.weight_decay, cfg.layer_decay))
-    warmup_steps = max(1, int(total_steps * cfg.warmup))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda s: min(
-            (s + 1) / warmup_steps, max(0.0, (total_steps - s) / max(1, total_steps - warmup_steps))
-        ),
-    )
-
-    rng = random.Random(cfg.seed)
-    eval_texts = [e.text for e in eval_set]
-    eval_true = np.array([e.label for e in eval_set])
-    best: dict[str, Any] | None = None
-    history: list[dict[str, Any]] = []
-    stale, step = 0, 0
+    counts, weights = class_weights(train_set, cfg.class_weights)
+    fit = _prepare(base, cfg, weights, total_steps(len(train_set), cfg))
     started = time.time()
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for epoch in range(1, cfg.epochs + 1):
-        model.train()
-        groups = _batches(train_set, cfg.batch_size, rng, tokenizer, cfg.max_length)
-        bar = tqdm(
-            groups, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", disable=not cfg.progress, leave=False
-        )
-        running = 0.0
-        for n, idx in enumerate(bar, start=1):
-            enc = _encode(tokenizer, [train_set[i].text for i in idx], cfg.max_length)
-            labels = torch.tensor([train_set[i].label for i in idx], device=device)
-            sample_weight = torch.tensor([train_set[i].weight for i in idx], device=device)
-            logits = model(
-                input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device)
-            ).logits
-            loss = weighted_loss(loss_fn(logits, labels), labels, sample_weight, class_weight)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            running += loss.item()
-            step += 1
-            bar.set_postfix(loss=f"{running / n:.4f}")
-            if cfg.max_steps is not None and step >= cfg.max_steps:
-                break
-        bar.close()
-        pred = predict_torch(model, tokenizer, eval_texts, cfg.max_length).argmax(axis=1)
-        metrics = classification_report(eval_true, pred)
-        history.append(
-            {
-                "epoch": epoch,
-                "loss": running / max(1, n),
-                "accuracy": metrics["accuracy"],
-                "macro_f1": metrics["macro_f1"],
-            }
-        )
-        log.info(
-            "epoch %d: loss %.4f accuracy %.4f macro-F1 %.4f",
-            epoch,
-            running / max(1, n),
-            metrics["accuracy"],
-            metrics["macro_f1"],
-        )
-        if cfg.progress:
-            print(
-                f"epoch {epoch}: loss {running / max(1, n):.4f}  accuracy {metrics['accuracy']:.4f}  "
-                f"macro-F1 {metrics['macro_f1']:.4f}",
-                flush=True,
-            )
-        if best is None or metrics["macro_f1"] > best["macro_f1"]:
-            best = {**metrics, "epoch": epoch}
-            model.save_pretrained(str(tmp), safe_serialization=True)  # type: ignore[operator]
-            tokenizer.save_pretrained(str(tmp))
-            stale = 0
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                log.info("early stop: no macro-F1 gain for %d epochs", stale)
-                break
-        if cfg.max_steps is not None and step >= cfg.max_steps:
-            break
-    assert best is not None
-    duration = time.time() - started
-    (tmp / LABELS_FILE).write_text(json.dumps([str(label) for label in LABELS]))
-    write_jsonl(eval_set, tmp / EVAL_SPLIT_FILE)
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    best, history = _fit_epochs(fit, train_set, eval_set, cfg, staging)
     metadata = {
         "base": str(base),
         "labels": [str(label) for label in LABELS],
@@ -252,13 +302,15 @@ def train(
         "best_epoch": best["epoch"],
         "metrics": {k: v for k, v in best.items() if k != "epoch"},
         "history": history,
-        "steps": step,
-        "duration_s": round(duration, 1),
+        "steps": fit.step,
+        "duration_s": round(time.time() - started, 1),
         "torch_threads": torch.get_num_threads(),
-        "device": device,
+        "device": fit.device,
     }
-    (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
+    (staging / LABELS_FILE).write_text(json.dumps([str(label) for label in LABELS]))
+    write_jsonl(eval_set, staging / EVAL_SPLIT_FILE)
+    (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
     if out.exists():
         shutil.rmtree(out)
-    tmp.rename(out)
+    staging.rename(out)
     return metadata
