@@ -244,6 +244,28 @@ def test_delivery_failures_rebuild_the_producer_and_never_end_the_loop(tmp_path,
     assert metrics.registry.get_sample_value("finsent_scorer_ready") == 1
 
 
+def test_delivery_gives_up_after_produce_retries_when_it_is_set(tmp_path, monkeypatch):
+    import finsent.scoring.scorer as scorer
+
+    monkeypatch.setattr(scorer, "MAX_DELIVERY_BACKOFF_S", 0)
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("\n".join(json.dumps({"id": str(i), "text": f"Acme item {i}"}) for i in range(50)))
+    sink = ResettableSink(fail_writes=tuple(range(1, 50)))  # never delivers
+    source = ReplaySource(feed, max_batch=16)
+    pipeline = ScoringPipeline(
+        source,
+        FixedBackend(),
+        sink,
+        recent=RecentIds(1000, 60),
+        metrics=PipelineMetrics(),
+        options=PipelineOptions(produce_retries=3),
+    )
+    with pytest.raises(RuntimeError, match="injected produce failure"):
+        pipeline.run(threading.Event(), until=source.done)
+    assert sink.resets == 3  # three retries, then the fourth failure ends the loop
+    assert sink.scored == []
+
+
 # -- 8. only emitted alerts are counted -----------------------------------------------------------
 def test_alerts_total_counts_what_is_published_not_what_is_derived():
     reg = CollectorRegistry()

@@ -30,6 +30,7 @@ from finsent.alerts.publisher import AlertPublisher, alert_key
 from finsent.contracts.alert import AlertEvent
 from finsent.contracts.topic_score import TopicScore
 from finsent.kafka.client import GroupOptions, Partition, RebalanceCallbacks, commit, new_consumer, read_since
+from finsent.observability.failure_streak import FailureStreak
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,7 @@ class AggregateRunner:
         self._sent: set[tuple[str, str, str]] = set()
         self._sent_order: deque[tuple[str, str, str]] = deque()
         self._idle_s = idle_s
-        self._failures = 0
-        self._failure_logged_at = 0.0
+        self._failures = FailureStreak(log, max_backoff_s=MAX_BACKOFF_S)
         self._stop = threading.Event()
         # The rebuild itself happens on the next step(), in the polling thread.
         self.consumer.subscribe([topic], listener=RebalanceCallbacks(on_assigned=self._assigned))
@@ -141,23 +141,15 @@ class AggregateRunner:
         except Exception as exc:
             self._recover(exc)
             return 0
-        if self._failures:
-            log.warning("aggregating again after %d failed attempts", self._failures)
-            self._failures = 0
+        self._failures.succeeded("aggregating again after %d failed attempts")
         return n
 
     def _recover(self, exc: Exception) -> None:
-        self._failures += 1
-        delay = min(2.0 ** (self._failures - 1), MAX_BACKOFF_S)
-        if self._failures == 1 or time.monotonic() - self._failure_logged_at >= 60:
-            self._failure_logged_at = time.monotonic()
-            log.warning(
-                "aggregation step failed (%s); %d failed attempts so far, retrying in %.0fs from the "
-                "committed offsets",
-                exc,
-                self._failures,
-                delay,
-            )
+        delay = self._failures.failed(
+            "aggregation step failed (%s); %d failed attempts so far, retrying in %.0fs from the "
+            "committed offsets",
+            exc,
+        )
         self._publisher.reset()
         # Re-read everything uncommitted: the state is rebuilt for the partitions we hold.
         if self._pending_assignment is None:

@@ -38,6 +38,7 @@ from finsent.kafka.client import (
     new_producer,
     produce_and_wait,
 )
+from finsent.observability.failure_streak import FailureStreak
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ class WebhookDispatcher:
         self._retry_at: dict[Partition, float] = {}
         self._delay: dict[Partition, float] = {}
         self._lock = threading.Lock()
-        self._failures = 0
+        self._failures = FailureStreak(log, max_backoff_s=30.0)
 
     # -- one event ---------------------------------------------------------------------------------
     def _deliver(self, tp: Partition, offset: int, value: bytes) -> bool:
@@ -199,12 +200,14 @@ class WebhookDispatcher:
         while not stop.is_set():
             try:
                 self.step()
-                self._failures = 0
             except Exception as exc:  # a broker outage: nothing was committed, it is delivered later
-                self._failures += 1
-                if self._failures == 1:
-                    log.warning("webhook delivery paused: %s", exc)
-                stop.wait(min(2.0**self._failures, 30.0))
+                stop.wait(
+                    self._failures.failed(
+                        "webhook delivery paused (%s); %d failed attempts so far, retrying in %.0fs", exc
+                    )
+                )
+            else:
+                self._failures.succeeded("webhook delivery resumed after %d failed attempts")
 
     def close(self) -> None:
         self.consumer.close(autocommit=False)

@@ -20,6 +20,7 @@ from finsent.contracts.batch import Batch
 from finsent.contracts.news import LABELS, SNIPPET_CHARS, DeadLetter, NewsItem, Probs, ScoredItem, utcnow
 from finsent.contracts.topic_score import TopicScore, fan_out
 from finsent.inference.backend import BackendUnavailable, ScoringBackend
+from finsent.observability.failure_streak import FailureStreak
 from finsent.scoring.dedup import RecentIds
 from finsent.scoring.event_time import EventTimePolicy
 from finsent.scoring.metrics import PipelineMetrics
@@ -144,8 +145,7 @@ class ScoringPipeline:
         self.progress = Progress()
         # Loop state, reset by run().
         self._backoff = self.options.backend_retry_s
-        self._produce_failures = 0
-        self._failure_logged_at = 0.0
+        self._delivery = FailureStreak(log, max_backoff_s=MAX_DELIVERY_BACKOFF_S)
         self._source_ok = self._backend_ok = True
         self._lag_at: float = 0.0
         self._lag: int | None = None
@@ -267,9 +267,7 @@ class ScoringPipeline:
         except Exception as exc:
             self._delivery_failed(exc, stop)
             return False
-        if self._produce_failures:
-            log.warning("results delivered again after %d failed attempts", self._produce_failures)
-        self._produce_failures = 0
+        self._delivery.succeeded("results delivered again after %d failed attempts")
         self._update_ready()
         self.progress.add(done.outcome)
         self.metrics.batch_seconds.observe(time.perf_counter() - done.started)
@@ -280,30 +278,23 @@ class ScoringPipeline:
 
     def _update_ready(self) -> None:
         """Ready: the source's broker answers, results are delivered, and the backend scores."""
-        ok = self._source_ok and not self._produce_failures and self._backend_ok
+        ok = self._source_ok and not self._delivery.count and self._backend_ok
         self.metrics.ready.set(1 if ok else 0)
 
     def _delivery_failed(self, exc: Exception, stop: threading.Event) -> None:
         """A batch's results or its commit did not go through (a broker outage, most often). The
         caller re-reads everything uncommitted; here the producer is rebuilt and the loop backs off,
         reporting not ready, for as long as it takes (or `produce_retries` times, when set)."""
-        self._produce_failures += 1
         self.metrics.produce_errors.inc()
         self.metrics.ready.set(0)
         limit = self.options.produce_retries
-        if limit and self._produce_failures > limit:
+        if limit and self._delivery.count >= limit:
             raise exc
-        delay = min(2 ** (self._produce_failures - 1), MAX_DELIVERY_BACKOFF_S)
-        # The first failure says what happened; then a reminder about once a minute, not a line a retry.
-        if self._produce_failures == 1 or time.monotonic() - self._failure_logged_at >= 60:
-            self._failure_logged_at = time.monotonic()
-            log.warning(
-                "results not delivered (%s); %d failed attempts so far, retrying in %ds with a new producer "
-                "(uncommitted records are read again)",
-                exc,
-                self._produce_failures,
-                delay,
-            )
+        delay = self._delivery.failed(
+            "results not delivered (%s); %d failed attempts so far, retrying in %.0fs with a new producer "
+            "(uncommitted records are read again)",
+            exc,
+        )
         try:
             self.sink.reset()
         except Exception as reset_exc:  # the broker may still be down; the next attempt tries again
@@ -328,8 +319,7 @@ class ScoringPipeline:
         goes wrong in that window (sink or backend failure, partitions moving to another scorer),
         every uncommitted record is discarded and the source rewound to the oldest of them."""
         self._backoff = self.options.backend_retry_s
-        self._produce_failures = 0
-        self._failure_logged_at = 0.0
+        self._delivery = FailureStreak(log, max_backoff_s=MAX_DELIVERY_BACKOFF_S)
         self._source_ok = self._backend_ok = True
         self._lag_at, self._lag = 0.0, None
         self.metrics.ready.set(1)
