@@ -14,6 +14,13 @@
 #   FINSENT_KAFKA_JARS             jar cache                       (default <repo>/.cache/kafka-jars)
 #   FINSENT_KAFKA_PARTITIONS       default partitions of new topics (default 6)
 #   FINSENT_KAFKA_HEAP             JVM heap                        (default 512m)
+#   FINSENT_KAFKA_SECURED          1: also a SASL_SSL listener (SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN)
+#                                  on port + 2 and a mutual-TLS listener on port + 3, with throw-away
+#                                  certificates (test-certs.sh) and one user, "finsent", whose random
+#                                  password is in <dir>/secrets/sasl-password (default 0)
+#
+# The PLAINTEXT listener stays for the broker itself and for test set-up; a secured test broker is
+# for tests and trials, not a template for production (see docs/kafka-security.md).
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -23,6 +30,9 @@ cport="${FINSENT_KAFKA_CONTROLLER_PORT:-$((port + 1))}"
 dir="${FINSENT_KAFKA_DIR:-$repo/.cache/kafka-$port}"
 jars="${FINSENT_KAFKA_JARS:-$repo/.cache/kafka-jars}"
 partitions="${FINSENT_KAFKA_PARTITIONS:-6}"
+secured="${FINSENT_KAFKA_SECURED:-0}"
+sasl_port=$((port + 2))
+mtls_port=$((port + 3))
 heap="${FINSENT_KAFKA_HEAP:-512m}"
 pidfile="$dir/kafka.pid"
 logfile="$dir/kafka.log"
@@ -60,15 +70,52 @@ fetch() {
   exit 1
 }
 
+# The SASL user's password and the TLS material of a secured broker, made once per data folder.
+write_secrets() {
+  local secrets="$dir/secrets"
+  mkdir -p "$secrets"
+  chmod 700 "$secrets"
+  if [ ! -f "$secrets/sasl-password" ]; then
+    (umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$secrets/sasl-password")
+  fi
+  "$here/test-certs.sh" "$secrets/tls"
+}
+
+secured_config() {
+  local tls="$dir/secrets/tls" pw sasl_pw
+  pw="$(cat "$tls/store-password")"
+  sasl_pw="$(cat "$dir/secrets/sasl-password")"
+  cat <<EOF
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_finsent="$sasl_pw";
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$tls/broker.p12
+ssl.keystore.password=$pw
+ssl.key.password=$pw
+ssl.truststore.type=PKCS12
+ssl.truststore.location=$tls/truststore.p12
+ssl.truststore.password=$pw
+listener.name.ssl.ssl.client.auth=required
+EOF
+}
+
 write_config() {
   mkdir -p "$dir/data"
-  cat >"$dir/server.properties" <<EOF
+  local listeners="PLAINTEXT://127.0.0.1:$port" protocols="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+  if [ "$secured" = 1 ]; then
+    listeners="$listeners,SASL_SSL://127.0.0.1:$sasl_port,SSL://127.0.0.1:$mtls_port"
+    protocols="$protocols,SASL_SSL:SASL_SSL,SSL:SSL"
+  fi
+  # Private: a secured broker's file holds its keystore and PLAIN passwords.
+  (umask 077 && cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$cport
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=$listeners,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=$listeners
+listener.security.protocol.map=$protocols
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$dir/data
@@ -84,6 +131,8 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
 log.retention.hours=168
 EOF
+  )
+  if [ "$secured" = 1 ]; then secured_config >>"$dir/server.properties"; fi
 }
 
 java_cmd=(java "-Xms${heap}" "-Xmx${heap}" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
@@ -94,26 +143,40 @@ start() {
     log "already running (pid $pid) on 127.0.0.1:$port"
     return 0
   fi
-  local p
-  for p in "$port" "$cport"; do
+  local p ports=("$port" "$cport")
+  if [ "$secured" = 1 ]; then ports+=("$sasl_port" "$mtls_port"); fi
+  for p in "${ports[@]}"; do
     if port_open "$p"; then
       log "port $p is taken by another process$(holder "$p"); set FINSENT_KAFKA_PORT (the controller uses port + 1)"
       exit 1
     fi
   done
   fetch
+  if [ "$secured" = 1 ]; then write_secrets; fi
   write_config
   if [ ! -f "$dir/data/meta.properties" ]; then
     log "formatting storage in $dir/data"
     # A static voter set (controller.quorum.voters) needs a plain format with a base64 cluster id.
-    local cluster_id
+    local cluster_id scram=()
     cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
-    "${java_cmd[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" >>"$logfile" 2>&1 || {
+    if [ "$secured" = 1 ]; then
+      # SCRAM users live in the cluster metadata; KRaft takes the first ones at format time.
+      local sasl_pw
+      sasl_pw="$(cat "$dir/secrets/sasl-password")"
+      scram=(--add-scram "SCRAM-SHA-512=[name=finsent,password=$sasl_pw]"
+        --add-scram "SCRAM-SHA-256=[name=finsent,password=$sasl_pw]")
+    fi
+    "${java_cmd[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" \
+      "${scram[@]}" >>"$logfile" 2>&1 || {
       log "storage format failed; see $logfile"
       exit 1
     }
   fi
-  log "starting on 127.0.0.1:$port (log: $logfile)"
+  if [ "$secured" = 1 ]; then
+    log "starting on 127.0.0.1:$port, SASL_SSL on $sasl_port, mutual TLS on $mtls_port (log: $logfile)"
+  else
+    log "starting on 127.0.0.1:$port (log: $logfile)"
+  fi
   # setsid: the broker must outlive the shell (and the pytest process) that started it.
   setsid nohup "${java_cmd[@]}" kafka.Kafka "$dir/server.properties" >>"$logfile" 2>&1 </dev/null &
   echo $! >"$pidfile"

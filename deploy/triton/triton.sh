@@ -12,6 +12,8 @@
 #                          model needs the official GPU container)
 #   FINSENT_TRITON_POLL_S  how often Triton looks for new versions (default 5)
 #   FINSENT_VENV           the Python environment the backend runs in (default <repo>/.venv)
+#   FINSENT_TRITON_GRPC_CERT, FINSENT_TRITON_GRPC_KEY   PEM server certificate and key: gRPC over TLS
+#   FINSENT_TRITON_GRPC_ROOT_CERT                       with the above: mutual TLS, clients signed by this CA
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -61,7 +63,16 @@ start() {
     ln -s "$model_repo/$m" "$dir/models/$m"
   done
 
-  log "starting tritonserver (HTTP $http, gRPC $grpc, metrics $metrics; log: $logfile)"
+  local tls=()
+  if [ -n "${FINSENT_TRITON_GRPC_CERT:-}" ]; then
+    tls=(--grpc-server-cert="$FINSENT_TRITON_GRPC_CERT" --grpc-server-key="${FINSENT_TRITON_GRPC_KEY:?set with FINSENT_TRITON_GRPC_CERT}")
+    if [ -n "${FINSENT_TRITON_GRPC_ROOT_CERT:-}" ]; then
+      tls+=(--grpc-use-ssl-mutual=true --grpc-root-cert="$FINSENT_TRITON_GRPC_ROOT_CERT")
+    else
+      tls+=(--grpc-use-ssl=true)
+    fi
+  fi
+  log "starting tritonserver (HTTP $http, gRPC $grpc${tls:+ over TLS}, metrics $metrics; log: $logfile)"
   # The backend stub finds the environment through `python3` on PATH and loads libpython from the
   # library path: both must be the venv's, or the stub and the interpreter disagree.
   PATH="$venv/bin:$PATH" LD_LIBRARY_PATH="$libs:$pylib:${LD_LIBRARY_PATH:-}" \
@@ -72,7 +83,7 @@ start() {
       --http-address=127.0.0.1 --grpc-address=127.0.0.1 \
       --backend-config=python,shm-default-byte-size=16777216 \
       --exit-timeout-secs=10 --disable-auto-complete-config \
-      --pinned-memory-pool-byte-size=0 --allow-gpu-metrics=false \
+      --pinned-memory-pool-byte-size=0 --allow-gpu-metrics=false "${tls[@]}" \
       >>"$logfile" 2>&1 </dev/null &
   echo $! >"$pidfile"
   wait_ready 60

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from finsent import __version__
 from finsent.contracts.news import DEFAULT_MAX_LENGTH
-from finsent.settings import Settings, command_fields
+from finsent.settings import SECRETS, Settings, command_fields
 from finsent.training.config import TrainConfig
 
 _TRAIN = TrainConfig()  # the defaults of `finsent train`
@@ -34,9 +34,18 @@ def _scalar_type(annotation: Any) -> Any:
 def add_settings_flags(parser: argparse.ArgumentParser, command: str) -> None:
     """The flags of the settings `command` uses, one argument group per concern."""
     for title, names in command_fields(command).items():
-        group = parser.add_argument_group(f"{title} (each also FINSENT_<NAME> in the environment)")
+        secrets = [n for n in names if n in SECRETS]
+        description = None
+        if secrets:
+            description = "secrets, from the environment or a file only (never a flag): " + ", ".join(
+                f"FINSENT_{n.upper()}[_FILE]" for n in secrets
+            )
+        group = parser.add_argument_group(
+            f"{title} (each also FINSENT_<NAME> in the environment)", description
+        )
         for name in names:
-            _add_flag(group, name)
+            if name not in SECRETS:
+                _add_flag(group, name)
 
 
 def _add_flag(group: argparse._ArgumentGroup, name: str) -> None:
@@ -186,16 +195,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_produce(args: argparse.Namespace) -> int:
     """Send a JSONL file (default: the bundled sample feed) to the news topic, one record per line."""
-    from finsent.app.wiring import bundled_feed
+    from finsent.app.wiring import bundled_feed, kafka_connection
     from finsent.kafka.client import ensure_topics, new_producer
 
     settings = settings_from_args(args)
     if settings.kafka is None:
         print("finsent produce needs --kafka HOST:PORT (or FINSENT_KAFKA)", file=sys.stderr)
         return 2
+    kafka = kafka_connection(settings)
     if settings.create_topics:
-        ensure_topics(settings.kafka, [settings.news_topic], settings.partitions)
-    producer = new_producer(settings.kafka, "finsent-produce")
+        ensure_topics(kafka, [settings.news_topic], settings.partitions)
+    producer = new_producer(kafka, "finsent-produce")
     path = Path(args.file) if args.file else bundled_feed()
     n = 0
     for line in path.read_bytes().splitlines():
@@ -325,12 +335,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ValidationError as exc:
-        print(f"finsent: invalid settings:\n{exc}", file=sys.stderr)
+        # Field and reason only: pydantic's own rendering repeats the input, which may be a secret.
+        lines = [f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()]
+        print("finsent: invalid settings:\n" + "\n".join(lines), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a clear one-line error for the user; the traceback at DEBUG
+        from finsent.kafka.security import KafkaSecurityError
         from finsent.training.data import DataError
+
+        if isinstance(exc, KafkaSecurityError):  # retrying cannot help: say what to fix
+            print(f"finsent: Kafka security: {exc}", file=sys.stderr)
+            return 2
 
         logging.getLogger("finsent").debug("failed", exc_info=True)
         kind = "data error" if isinstance(exc, DataError) else type(exc).__name__

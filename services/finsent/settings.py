@@ -3,10 +3,11 @@ variables, defaults. `finsent <command> --help` is generated from it; docs/confi
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from finsent.aggregate.windows import parse_window
@@ -21,6 +22,25 @@ def _host_port(value: str | None) -> str | None:
         if not sep or not host or not port.isdigit():
             raise ValueError(f"expected HOST:PORT[,HOST:PORT...], got {value!r}")
     return value
+
+
+# Secrets are set from the environment, `FINSENT_<NAME>`, or from a file, `FINSENT_<NAME>_FILE` (as
+# container orchestrators mount them); never from flags, which any user of the host can read in the
+# process list. They are SecretStr: printed as asterisks in reprs, logs and errors.
+SECRETS = ("kafka_sasl_password", "kafka_ssl_key_password", "webhook_secret")
+
+
+def _secret_from_file(name: str) -> str | None:
+    env = f"FINSENT_{name.upper()}_FILE"
+    path = os.environ.get(env)
+    if not path:
+        return None
+    if os.environ.get(f"FINSENT_{name.upper()}"):
+        raise ValueError(f"set FINSENT_{name.upper()} or {env}, not both")
+    try:
+        return Path(path).read_text().rstrip("\r\n")
+    except OSError as exc:
+        raise ValueError(f"{env}: cannot read {path} ({exc.strerror})") from None
 
 
 class Settings(BaseSettings):
@@ -39,6 +59,37 @@ class Settings(BaseSettings):
     create_topics: Annotated[bool, Field(description="create missing topics at start")] = True
     sample_feed: Annotated[
         Path | None, Field(description="JSONL feed replayed in embedded mode; default: the bundled sample")
+    ] = None
+
+    # --- Kafka security (docs/kafka-security.md) ------------------------------------------------
+    kafka_security_protocol: Annotated[
+        Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
+        Field(description="PLAINTEXT, SSL (TLS; mutual with a client certificate), SASL_PLAINTEXT, SASL_SSL"),
+    ] = "PLAINTEXT"
+    kafka_ssl_cafile: Annotated[
+        Path | None,
+        Field(description="PEM file of the CA(s) that sign the brokers' certificates; default: system CAs"),
+    ] = None
+    kafka_ssl_certfile: Annotated[
+        Path | None, Field(description="client certificate (PEM), for mutual TLS")
+    ] = None
+    kafka_ssl_keyfile: Annotated[Path | None, Field(description="client certificate's private key (PEM)")] = (
+        None
+    )
+    kafka_ssl_key_password: Annotated[
+        SecretStr | None, Field(description="password of an encrypted client key (secret)")
+    ] = None
+    kafka_ssl_check_hostname: Annotated[
+        bool, Field(description="check the broker certificate's host name (turn off only for tests)")
+    ] = True
+    kafka_sasl_mechanism: Annotated[
+        Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None,
+        Field(description="PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER (with a SASL protocol)"),
+    ] = None
+    kafka_sasl_username: Annotated[str | None, Field(description="SASL user (PLAIN and SCRAM)")] = None
+    kafka_sasl_password: Annotated[SecretStr | None, Field(description="SASL password (secret)")] = None
+    kafka_sasl_oauth_token_file: Annotated[
+        Path | None, Field(description="OAUTHBEARER token file, re-read at every authentication")
     ] = None
 
     # --- batching --------------------------------------------------------------------------------
@@ -121,6 +172,14 @@ class Settings(BaseSettings):
     triton_timeout_s: Annotated[float, Field(gt=0, description="timeout of one Triton request")] = 10.0
     triton_retries: Annotated[int, Field(ge=0, le=10, description="retries of a failed Triton request")] = 3
     triton_concurrency: Annotated[int, Field(ge=1, le=64, description="Triton requests in flight")] = 4
+    triton_ssl: Annotated[bool, Field(description="gRPC to Triton over TLS")] = False
+    triton_ssl_cafile: Annotated[
+        Path | None, Field(description="PEM CA of Triton's certificate (TLS; default: system CAs)")
+    ] = None
+    triton_ssl_certfile: Annotated[Path | None, Field(description="client certificate, for mutual TLS")] = (
+        None
+    )
+    triton_ssl_keyfile: Annotated[Path | None, Field(description="client certificate's private key")] = None
 
     # --- model -----------------------------------------------------------------------------------
     model_repo: Annotated[Path, Field(description="the Triton model repository")] = Path("model_repo")
@@ -227,6 +286,16 @@ class Settings(BaseSettings):
 
     _kafka = field_validator("kafka", "triton")(classmethod(lambda cls, v: _host_port(v)))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _secret_files(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in SECRETS:
+                value = _secret_from_file(name)
+                if value is not None:
+                    data = {**data, name: value}
+        return data
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -269,6 +338,15 @@ class Settings(BaseSettings):
             cooldown_s=parse_window(self.spike_cooldown),
         )
 
+    def kafka_connection(self):  # -> KafkaConnection (imported lazily: settings stays light)
+        """The Kafka address with its security settings, for every client FinSent creates."""
+        from finsent.kafka.security import KafkaConnection, KafkaSecurity
+
+        assert self.kafka is not None
+        prefix = "kafka_"
+        fields = {n[len(prefix) :]: getattr(self, n) for n in GROUPS["Kafka security"]}
+        return KafkaConnection(self.kafka, KafkaSecurity(**fields))
+
     def group_options(self):  # -> GroupOptions (imported lazily: settings stays light)
         from finsent.kafka.client import GroupOptions
 
@@ -297,6 +375,18 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "kafka_session_timeout_ms",
         "kafka_heartbeat_interval_ms",
         "kafka_group_instance_id",
+    ),
+    "Kafka security": (
+        "kafka_security_protocol",
+        "kafka_ssl_cafile",
+        "kafka_ssl_certfile",
+        "kafka_ssl_keyfile",
+        "kafka_ssl_key_password",
+        "kafka_ssl_check_hostname",
+        "kafka_sasl_mechanism",
+        "kafka_sasl_username",
+        "kafka_sasl_password",
+        "kafka_sasl_oauth_token_file",
     ),
     "topics": (
         "news_topic",
@@ -329,6 +419,10 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "triton_timeout_s",
         "triton_retries",
         "triton_concurrency",
+        "triton_ssl",
+        "triton_ssl_cafile",
+        "triton_ssl_certfile",
+        "triton_ssl_keyfile",
         "model_repo",
         "model_name",
         "max_length",
@@ -362,6 +456,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
 COMMANDS: dict[str, tuple[str, ...]] = {
     "run": (
         "Kafka connection",
+        "Kafka security",
         "topics",
         "source and batching",
         "scoring model and backends",
@@ -371,6 +466,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     ),
     "aggregate": (
         "Kafka connection",
+        "Kafka security",
         "topics",
         "aggregation and spike detection",
         "alert webhooks",
@@ -378,7 +474,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
         "metrics and logs",
         "event_time_max_future_s",
     ),
-    "produce": ("kafka", "news_topic", "partitions", "create_topics", "log_level"),
+    "produce": ("kafka", "Kafka security", "news_topic", "partitions", "create_topics", "log_level"),
 }
 
 

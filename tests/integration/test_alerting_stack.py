@@ -87,7 +87,14 @@ def keys(messages: list[bytes]) -> list[bytes]:
 
 class FinsentProcess:
     def __init__(
-        self, command: str, bootstrap: str, topics: Topics, model_repo: Path, log: Path, *extra: str
+        self,
+        command: str,
+        bootstrap: str,
+        topics: Topics,
+        model_repo: Path,
+        log: Path,
+        *extra: str,
+        env: dict[str, str] | None = None,
     ):
         args = [
             *finsent_args(command, bootstrap, topics, model_repo),
@@ -99,7 +106,7 @@ class FinsentProcess:
             topics.group + "-agg",
             *extra,
         ]
-        self.process = Process(args, log)
+        self.process = Process(args, log, env=env)
 
     def stop(self) -> None:
         self.process.stop()
@@ -126,10 +133,19 @@ def stack(kafka, model_repo, tmp_path_factory):
         str(agg_port),
         "--webhook-urls",
         rx.url("/finsent"),
-        "--webhook-secret",
-        SECRET,
     )
-    aggregator = FinsentProcess("aggregate", kafka, topics, model_repo, work / "aggregator.log", *agg_args)
+    # The secret from a file, as an orchestrator mounts it (secrets are never flags).
+    secret_file = work / "webhook-secret"
+    secret_file.write_text(SECRET + "\n")
+    aggregator = FinsentProcess(
+        "aggregate",
+        kafka,
+        topics,
+        model_repo,
+        work / "aggregator.log",
+        *agg_args,
+        env={"FINSENT_WEBHOOK_SECRET_FILE": str(secret_file)},
+    )
     time.sleep(6)  # both consumer groups join before data arrives
     messages = scenario(datetime.now(UTC))
     # A few malformed records too: the dead-letter panels must have data.

@@ -33,8 +33,9 @@ NAME = "finsent_sentiment"
 
 
 class LocalTriton:
-    def __init__(self, model_repo: Path, workdir: Path) -> None:
+    def __init__(self, model_repo: Path, workdir: Path, tls_dir: Path | None = None) -> None:
         self.grpc = free_port()
+        self.tls_dir = tls_dir
         self.env = {
             **os.environ,
             "FINSENT_MODEL_REPO": str(model_repo),
@@ -45,6 +46,9 @@ class LocalTriton:
             "FINSENT_TRITON_POLL_S": "1",
             "FINSENT_VENV": str(Path(os.sys.executable).parents[1]),
         }
+        if tls_dir is not None:  # gRPC over TLS, with a certificate for 127.0.0.1 (test-certs.sh)
+            self.env["FINSENT_TRITON_GRPC_CERT"] = str(tls_dir / "broker.pem")
+            self.env["FINSENT_TRITON_GRPC_KEY"] = str(tls_dir / "broker.key")
         self.url = f"127.0.0.1:{self.grpc}"
         self.metrics_port = self.env["FINSENT_TRITON_METRICS_PORT"]
         self.workdir = workdir
@@ -54,7 +58,8 @@ class LocalTriton:
         deadline = time.monotonic() + 60
         import tritonclient.grpc as g
 
-        client = g.InferenceServerClient(self.url)
+        tls = {"ssl": True, "root_certificates": str(self.tls_dir / "ca.pem")} if self.tls_dir else {}
+        client = g.InferenceServerClient(self.url, **tls)
         while time.monotonic() < deadline:
             try:
                 if client.is_model_ready(NAME):
@@ -136,6 +141,34 @@ def test_triton_scores_equal_embedded(served):
     np.testing.assert_allclose(t.probs, e.probs, atol=1e-5)
     assert triton.max_batch == 128
     triton.close()
+
+
+def test_triton_over_tls_scores_and_an_untrusted_certificate_is_named(served, tmp_path):
+    """gRPC over TLS to a real Triton: the scorer's backend verifies the server against the CA it is
+    given and scores as over plaintext; with another CA it stops with the setting to fix."""
+    from finsent.inference.triton_backend import TritonBackend, TritonTLS
+
+    tls_dir = tmp_path / "tls"
+    subprocess.run([REPO / "deploy" / "kafka" / "test-certs.sh", tls_dir], check=True)
+    other = tmp_path / "other-tls"
+    subprocess.run([REPO / "deploy" / "kafka" / "test-certs.sh", other], check=True)
+    triton = LocalTriton(served["repo"], tmp_path / "run", tls_dir=tls_dir)
+    triton.start()
+    try:
+        texts = feed_texts(40)
+        secure = TritonBackend(
+            triton.url, NAME, served["repo"], connect_wait_s=10, tls=TritonTLS(tls_dir / "ca.pem")
+        )
+        plain = TritonBackend(served["triton"].url, NAME, served["repo"], connect_wait_s=10)
+        np.testing.assert_allclose(secure.score(texts).probs, plain.score(texts).probs, atol=1e-5)
+        secure.close()
+        plain.close()
+        with pytest.raises(BackendUnavailable, match="FINSENT_TRITON_SSL_CAFILE"):
+            TritonBackend(triton.url, NAME, served["repo"], connect_wait_s=2, tls=TritonTLS(other / "ca.pem"))
+        with pytest.raises(BackendUnavailable, match="not reachable"):  # a plaintext client on the TLS port
+            TritonBackend(triton.url, NAME, served["repo"], connect_wait_s=2)
+    finally:
+        triton.stop()
 
 
 def test_unreachable_triton_is_a_clear_error():

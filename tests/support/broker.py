@@ -32,14 +32,15 @@ def _bindable(port: int) -> bool:
     return True
 
 
-def free_port_pair(tries: int = 200) -> int:
-    """A port p such that p and p + 1 (the KRaft controller's) are both free on 127.0.0.1."""
+def free_ports(count: int = 2, tries: int = 200) -> int:
+    """A port p such that p … p + count - 1 are all free on 127.0.0.1 (a broker takes p, its KRaft
+    controller p + 1, a secured broker's SASL_SSL and mutual-TLS listeners p + 2 and p + 3)."""
     rng = random.Random()
     for _ in range(tries):
         port = rng.randrange(*_PORT_RANGE)
-        if _bindable(port) and _bindable(port + 1):
+        if all(_bindable(port + i) for i in range(count)):
             return port
-    raise RuntimeError(f"no free pair of ports in {_PORT_RANGE} after {tries} tries")
+    raise RuntimeError(f"no {count} free ports in a row in {_PORT_RANGE} after {tries} tries")
 
 
 class Broker:
@@ -49,7 +50,7 @@ class Broker:
     report says why (a taken port, a failed fetch, a JVM that would not start), not just "exit 1".
     """
 
-    def __init__(self, port: int, data_dir: Path, *, heap: str = "512m") -> None:
+    def __init__(self, port: int, data_dir: Path, *, heap: str = "512m", secured: bool = False) -> None:
         self.port = port
         self.dir = data_dir
         self.env = {
@@ -57,11 +58,27 @@ class Broker:
             "FINSENT_KAFKA_PORT": str(port),
             "FINSENT_KAFKA_DIR": str(data_dir),
             "FINSENT_KAFKA_HEAP": heap,
+            "FINSENT_KAFKA_SECURED": "1" if secured else "0",
         }
 
     @property
     def bootstrap(self) -> str:
+        """The PLAINTEXT listener (every broker has one; a secured broker's is for test set-up)."""
         return f"127.0.0.1:{self.port}"
+
+    # A secured broker (kafka.sh with FINSENT_KAFKA_SECURED=1):
+    @property
+    def sasl_ssl_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port + 2}"
+
+    @property
+    def mtls_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port + 3}"
+
+    @property
+    def secrets(self) -> Path:
+        """sasl-password (user "finsent"), and tls/: ca.pem, client.pem, client.key, store-password."""
+        return self.dir / "secrets"
 
     def running(self) -> bool:
         return subprocess.run([SCRIPT, "status"], env=self.env, capture_output=True).returncode == 0
@@ -85,5 +102,11 @@ def broker_for(tmp_root: Path, env_port: str, name: str, *, heap: str = "512m") 
     fixed = os.environ.get(env_port)
     if fixed:
         return Broker(int(fixed), REPO / ".cache" / f"{name}-{fixed}", heap=heap)
-    port = free_port_pair()
+    port = free_ports(2)
     return Broker(port, tmp_root / f"{name}-{port}", heap=heap)
+
+
+def secured_broker(tmp_root: Path) -> Broker:
+    """A fresh broker with SASL_SSL and mutual-TLS listeners beside its PLAINTEXT one."""
+    port = free_ports(4)
+    return Broker(port, tmp_root / f"secured-kafka-{port}", heap="384m", secured=True)

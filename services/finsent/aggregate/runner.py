@@ -30,6 +30,7 @@ from finsent.alerts.publisher import AlertPublisher, alert_key
 from finsent.contracts.alert import AlertEvent
 from finsent.contracts.topic_score import TopicScore
 from finsent.kafka.client import GroupOptions, Partition, RebalanceCallbacks, commit, new_consumer, read_since
+from finsent.kafka.security import Bootstrap
 from finsent.observability.failure_streak import FailureStreak
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ MAX_BACKOFF_S = 10.0
 class AggregateRunner:
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: Bootstrap,
         topic: str,
         group_id: str,
         aggregator_factory: Callable[[], Aggregator],

@@ -38,6 +38,7 @@ from finsent.kafka.client import (
     new_producer,
     produce_and_wait,
 )
+from finsent.kafka.security import Bootstrap
 from finsent.observability.failure_streak import FailureStreak
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 class WebhookDispatcher:
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: Bootstrap,
         alerts_topic: str,
         group_id: str,
         urls: Sequence[str],

@@ -7,7 +7,14 @@ import threading
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from finsent.app.wiring import aggregator_factory, all_topics, build_dispatcher, count_alert, topic_metrics
+from finsent.app.wiring import (
+    aggregator_factory,
+    all_topics,
+    build_dispatcher,
+    count_alert,
+    kafka_connection,
+    topic_metrics,
+)
 from finsent.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -19,7 +26,7 @@ def run_aggregate(settings: Settings, stop: threading.Event | None = None) -> in
     from finsent.kafka.client import ensure_topics, new_producer
 
     assert settings.kafka is not None
-    bootstrap = settings.kafka
+    bootstrap = kafka_connection(settings)
     stop = stop or threading.Event()
     registry = CollectorRegistry()
     if settings.aggregate_metrics_port:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from finsent.app.wiring import all_topics, build_backend, build_extractor, pipeline_options
+from finsent.app.wiring import all_topics, build_backend, build_extractor, kafka_connection, pipeline_options
 from finsent.scoring.dedup import RecentIds
 from finsent.scoring.metrics import PipelineMetrics
 from finsent.scoring.scorer import ScoringPipeline
@@ -21,14 +21,15 @@ def run_kafka(settings: Settings, stop: threading.Event | None = None) -> int:
 
     assert settings.kafka is not None
     stop = stop or threading.Event()
+    kafka = kafka_connection(settings)
     metrics = PipelineMetrics()
     if settings.metrics_port:
         metrics.serve(settings.metrics_port, settings.metrics_addr)
     backend = build_backend(settings)
     if settings.create_topics:
-        ensure_topics(settings.kafka, all_topics(settings), settings.partitions)
+        ensure_topics(kafka, all_topics(settings), settings.partitions)
     source = KafkaSource(
-        settings.kafka,
+        kafka,
         settings.news_topic,
         settings.group_id,
         max_batch=settings.max_batch,
@@ -36,7 +37,7 @@ def run_kafka(settings: Settings, stop: threading.Event | None = None) -> int:
         timeouts=settings.group_options(),
     )
     sink = KafkaSink(
-        settings.kafka,
+        kafka,
         settings.scored_topic,
         settings.dlq_topic,
         topic_scores_topic=settings.topic_scores_topic,

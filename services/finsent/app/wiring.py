@@ -45,6 +45,7 @@ def build_backend(settings: Settings) -> ScoringBackend:
             timeout_s=settings.triton_timeout_s,
             retries=settings.triton_retries,
             concurrency=settings.triton_concurrency,
+            tls=triton_tls(settings),
         )
     return EmbeddedBackend(
         settings.model_repo,
@@ -54,6 +55,29 @@ def build_backend(settings: Settings) -> ScoringBackend:
         threads=settings.threads,
         poll_s=settings.model_poll_s,
     )
+
+
+def kafka_connection(settings: Settings):  # -> KafkaConnection
+    """The connection every Kafka client of this process uses, checked once at start: a security
+    problem (credentials, certificates, protocol) stops the command with KafkaSecurityError naming
+    the setting to fix; an unreachable broker does not (the clients retry until it is back)."""
+    from finsent.kafka.preflight import check_connection
+
+    conn = settings.kafka_connection()
+    if not check_connection(conn):
+        log.warning("Kafka at %s is not reachable yet; the clients keep trying", conn.bootstrap)
+    return conn
+
+
+def triton_tls(settings: Settings):  # -> TritonTLS | None
+    from finsent.inference.triton_backend import TritonTLS
+
+    files = (settings.triton_ssl_cafile, settings.triton_ssl_certfile, settings.triton_ssl_keyfile)
+    if not settings.triton_ssl:
+        if any(files):
+            raise ValueError("Triton TLS files are set but FINSENT_TRITON_SSL is off")
+        return None
+    return TritonTLS(*files)
 
 
 def build_extractor(settings: Settings) -> TopicExtractor:
@@ -135,7 +159,7 @@ def build_dispatcher(settings: Settings, registry: CollectorRegistry):  # -> Web
     if not urls or settings.kafka is None:
         return None
     return WebhookDispatcher(
-        settings.kafka,
+        settings.kafka_connection(),
         settings.alerts_topic,
         settings.webhook_group_id,
         urls,

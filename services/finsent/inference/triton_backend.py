@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,31 @@ class CircuitBreaker:
         return self._opened_at is not None
 
 
+@dataclass(frozen=True)
+class TritonTLS:
+    """TLS for the gRPC connection to Triton: the CA that signed the server's certificate (default:
+    the system's), and a client certificate and key for mutual TLS. Paths, read by gRPC."""
+
+    cafile: Path | None = None
+    certfile: Path | None = None
+    keyfile: Path | None = None
+
+    def client_kwargs(self) -> dict[str, object]:
+        if (self.certfile is None) != (self.keyfile is None):
+            raise ValueError(
+                "Triton mutual TLS needs both FINSENT_TRITON_SSL_CERTFILE and FINSENT_TRITON_SSL_KEYFILE"
+            )
+        for path in (self.cafile, self.certfile, self.keyfile):
+            if path is not None and not path.is_file():
+                raise ValueError(f"Triton TLS: no readable file at {path}")
+        return {
+            "ssl": True,
+            "root_certificates": str(self.cafile) if self.cafile else None,
+            "private_key": str(self.keyfile) if self.keyfile else None,
+            "certificate_chain": str(self.certfile) if self.certfile else None,
+        }
+
+
 class TritonBackend:
     def __init__(
         self,
@@ -74,6 +100,7 @@ class TritonBackend:
         concurrency: int = 4,
         breaker: CircuitBreaker | None = None,
         connect_wait_s: float = 30.0,
+        tls: TritonTLS | None = None,
     ) -> None:
         import tritonclient.grpc as grpcclient
 
@@ -85,7 +112,8 @@ class TritonBackend:
             retries,
             backoff_s,
         )
-        self._client = grpcclient.InferenceServerClient(url)
+        self._tls = tls
+        self._client = grpcclient.InferenceServerClient(url, **(tls.client_kwargs() if tls else {}))
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="triton")
         self.breaker = breaker or CircuitBreaker()
         self.max_batch = self._check_contract(connect_wait_s)
@@ -102,6 +130,11 @@ class TritonBackend:
                 problem = f"model {self._name!r} is not ready on Triton at {self._url}"
             except Exception as exc:  # tritonclient raises its own error types
                 problem = f"Triton at {self._url} is not reachable ({exc})"
+                if self._tls is not None:
+                    problem += (
+                        "; over TLS: check FINSENT_TRITON_SSL_CAFILE (the CA of Triton's certificate), "
+                        "the client certificate for mutual TLS, and that Triton's gRPC port uses TLS"
+                    )
             if time.monotonic() >= deadline:
                 raise BackendUnavailable(problem)
             time.sleep(0.5)

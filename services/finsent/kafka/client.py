@@ -16,7 +16,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.errors import TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 
-log = logging.getLogger(__name__)
+from finsent.kafka.security import Bootstrap, as_connection
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,10 @@ API_VERSION = (3, 9)
 RECONNECT = {"reconnect_backoff_ms": 100, "reconnect_backoff_max_ms": 5_000}
 
 
-def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="finsent-admin", api_version=API_VERSION)
+def ensure_topics(bootstrap: Bootstrap, topics: Iterable[str], partitions: int) -> None:
+    admin = KafkaAdminClient(
+        client_id="finsent-admin", api_version=API_VERSION, **as_connection(bootstrap).client_kwargs()
+    )
     try:
         existing = set(admin.list_topics())
         new = [
@@ -75,18 +77,18 @@ class ProduceFailed(RuntimeError):
 
 
 def new_producer(
-    bootstrap: str, client_id: str, *, timeout_s: float = 30.0, **extra: object
+    bootstrap: Bootstrap, client_id: str, *, timeout_s: float = 30.0, **extra: object
 ) -> KafkaProducer:
     """An idempotent producer that waits for all in-sync replicas. A send blocks at most `timeout_s`
     for metadata or buffer space during an outage; callers back off and retry with a new producer."""
     return KafkaProducer(
-        bootstrap_servers=bootstrap,
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
         api_version=API_VERSION,
         max_block_ms=int(timeout_s * 1000),
         **RECONNECT,
+        **as_connection(bootstrap).client_kwargs(),
         **extra,
     )
 
@@ -135,7 +137,7 @@ class RebalanceCallbacks(ConsumerRebalanceListener):
 
 
 def new_consumer(
-    bootstrap: str,
+    bootstrap: Bootstrap,
     client_id: str,
     *,
     group_id: str | None = None,
@@ -146,12 +148,12 @@ def new_consumer(
     protocol version and capped reconnect backoff; in a group, with FinSent's liveness settings."""
     group = (options or GroupOptions()).consumer_kwargs() if group_id is not None else {}
     return KafkaConsumer(
-        bootstrap_servers=bootstrap,
         client_id=client_id,
         group_id=group_id,
         enable_auto_commit=False,
         api_version=API_VERSION,
         **RECONNECT,
+        **as_connection(bootstrap).client_kwargs(),
         **group,
         **extra,
     )
@@ -163,7 +165,7 @@ def commit(consumer: KafkaConsumer, offsets: Mapping[Partition, int]) -> None:
         consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()})
 
 
-def read_since(bootstrap: str, topic: str, since_ms: int, *, timeout_s: float = 60.0) -> list[bytes]:
+def read_since(bootstrap: Bootstrap, topic: str, since_ms: int, *, timeout_s: float = 60.0) -> list[bytes]:
     """Every record value of `topic` (all partitions) written since `since_ms`, read up to the end the
     topic had when the call began. For small topics (the alerts): it holds them all in memory."""
     reader = new_consumer(bootstrap, "finsent-history")

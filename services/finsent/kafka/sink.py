@@ -10,6 +10,7 @@ from kafka import KafkaProducer
 from finsent.contracts.news import DeadLetter, ScoredItem
 from finsent.contracts.topic_score import TopicScore
 from finsent.kafka.client import new_producer, produce_and_wait
+from finsent.kafka.security import Bootstrap
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ class KafkaSink:
 
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: Bootstrap,
         scored_topic: str,
         dlq_topic: str,
         *,

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from finsent.contracts.batch import Batch, RawRecord
 from finsent.kafka.client import GroupOptions, Partition, RebalanceCallbacks, commit, new_consumer
+from finsent.kafka.security import Bootstrap
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ class KafkaSource:
 
     def __init__(
         self,
-        bootstrap: str,
+        bootstrap: Bootstrap,
         topic: str,
         group_id: str,
         *,
