@@ -14,7 +14,7 @@
 #   FINSENT_KAFKA_JARS             jar cache                       (default <repo>/.cache/kafka-jars)
 #   FINSENT_KAFKA_PARTITIONS       default partitions of new topics (default 6)
 #   FINSENT_KAFKA_HEAP             JVM heap                        (default 512m)
-#   FINSENT_KAFKA_SECURED          1: also a SASL_SSL listener (SCRAM-SHA-512, SCRAM-SHA-256 and PLAIN)
+#   FINSENT_KAFKA_SECURED          1: also a SASL_SSL listener (SCRAM-SHA-512/256, PLAIN, OAUTHBEARER)
 #                                  on port + 2 and a mutual-TLS listener on port + 3, with throw-away
 #                                  certificates (test-certs.sh) and one user, "finsent", whose random
 #                                  password is in <dir>/secrets/sasl-password (default 0)
@@ -86,7 +86,10 @@ secured_config() {
   pw="$(cat "$tls/store-password")"
   sasl_pw="$(cat "$dir/secrets/sasl-password")"
   cat <<EOF
-sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN,OAUTHBEARER
+# OAUTHBEARER with Kafka's built-in unsecured-token validator: a test stand-in for an identity
+# provider (it checks a token's shape, subject and expiry, not a signature).
+listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_finsent="$sasl_pw";

@@ -7,10 +7,12 @@ metrics page of the run."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -172,3 +174,39 @@ def test_security_failures_stop_at_start_with_the_setting_to_fix(broker, tmp_pat
     assert "Kafka security" in done.stderr and names in done.stderr, done.stderr
     for secret in secrets_of(broker):
         assert secret not in done.stderr + done.stdout
+
+
+def unsecured_jwt(subject: str, expires_in_s: int) -> str:
+    """A token for Kafka's built-in unsecured OAUTHBEARER validator (alg "none"): the test broker's
+    stand-in for an identity provider's signed token."""
+
+    def part(obj: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    now = int(time.time())
+    return f"{part({'alg': 'none'})}.{part({'sub': subject, 'iat': now, 'exp': now + expires_in_s})}."
+
+
+@pytest.mark.parametrize("expires_in_s", [3600, -3600], ids=["valid token", "expired token"])
+def test_oauthbearer_token_from_a_file(broker, tmp_path, expires_in_s):
+    token = tmp_path / "token"
+    token.write_text(unsecured_jwt("finsent", expires_in_s) + "\n")
+    t = fresh_topics(broker.bootstrap)
+    (tmp_path / "one.jsonl").write_bytes(news("oauth-1") + b"\n")
+    env = {
+        "FINSENT_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "FINSENT_KAFKA_SSL_CAFILE": str(broker.secrets / "tls" / "ca.pem"),
+        "FINSENT_KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+        "FINSENT_KAFKA_SASL_OAUTH_TOKEN_FILE": str(token),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "finsent.cli", "produce", "--kafka", broker.sasl_ssl_bootstrap,
+         "--news-topic", t.news, "--no-create-topics", "--file", str(tmp_path / "one.jsonl")],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if expires_in_s > 0:
+        assert done.returncode == 0, done.stderr
+        assert [json.loads(r.value)["id"] for r in consume(broker.bootstrap, t.news, expect=1)] == ["oauth-1"]
+    else:
+        assert done.returncode == 2, done.stderr
+        assert "OAUTHBEARER" in done.stderr and "FINSENT_KAFKA_SASL_OAUTH_TOKEN_FILE" in done.stderr
