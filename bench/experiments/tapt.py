@@ -143,10 +143,10 @@ def main() -> int:
     args = p.parse_args()
     if data_missing(args.data):
         return 0
-    from finsent.training.train import default_base
+    from finsent.training.bases import resolve_base
 
     started = time.monotonic()
-    base = args.base or default_base()
+    base = resolve_base(args.base)
     work = Path(tempfile.mkdtemp(prefix="finsent-tapt-"))
     kinds = ["tapt"] + (["dapt"] if (args.data / "twitter_fin_train.csv").is_file() else [])
     result: dict[str, Any] = {

@@ -123,7 +123,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         flush=True,
     )
     cfg = TrainConfig(
-        base=Path(args.base) if args.base else None,
+        base=args.base,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -259,7 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--eval", action="append", help="evaluation file(s); default: a stratified split of --data"
     )
     train.add_argument(
-        "--base", help="Hugging Face BERT folder to start from; default: packaged all-MiniLM-L6-v2"
+        "--base",
+        default="minilm",
+        help="encoder to fine-tune: minilm (all-MiniLM-L6-v2, 22M), mpnet (all-mpnet-base-v2, 110M; "
+        "deploy/install-mpnet.sh), or a Hugging Face model folder",
     )
     train.add_argument("--epochs", type=int, default=_TRAIN.epochs)
     train.add_argument("--batch-size", type=int, default=_TRAIN.batch_size)
@@ -350,7 +353,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
 
         logging.getLogger("finsent").debug("failed", exc_info=True)
-        kind = "data error" if isinstance(exc, DataError) else type(exc).__name__
+        from finsent.training.bases import BaseError
+
+        kinds = {DataError: "data error", BaseError: "base model"}
+        kind = next((k for t, k in kinds.items() if isinstance(exc, t)), type(exc).__name__)
         print(f"finsent: {kind}: {exc}", file=sys.stderr)
         return 1
 

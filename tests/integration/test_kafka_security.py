@@ -24,6 +24,8 @@ from finsent.kafka.client import ensure_topics
 from support.broker import REPO, Broker, secured_broker
 from support.chaos import aggregator, key_of, news_hour, now_utc, scorer, wait_for
 from support.kafka import committed_total, consume, fresh_topics, news, produce
+from support.scenarios import alert_event
+from support.stack import WebhookReceiver
 
 pytestmark = pytest.mark.kafka
 
@@ -83,12 +85,23 @@ def test_scorer_and_aggregator_run_end_to_end_over_sasl_ssl(broker, model_repo, 
     ensure_topics(broker.bootstrap, [by_topic, t.news + ".alerts", t.news + ".alerts.dlq"], 6)
     messages = news_hour(now_utc() - timedelta(minutes=65))[:300]
     env = sasl_env(broker)
+    rx = WebhookReceiver()
+    webhook_secret = tmp_path / "webhook-secret"
+    webhook_secret.write_text("webhook-signing-key-not-to-leak\n")
     # DEBUG: FinSent's own most talkative level must not leak a secret either.
     s = scorer(
         broker.sasl_ssl_bootstrap, t, model_repo, tmp_path / "scorer.log", "--log-level", "DEBUG", env=env
     )
     a = aggregator(
-        broker.sasl_ssl_bootstrap, t, model_repo, tmp_path / "aggregator.log", "--log-level", "DEBUG", env=env
+        broker.sasl_ssl_bootstrap,
+        t,
+        model_repo,
+        tmp_path / "aggregator.log",
+        "--log-level",
+        "DEBUG",
+        "--webhook-urls",
+        rx.url("/hook"),
+        env={**env, "FINSENT_WEBHOOK_SECRET_FILE": str(webhook_secret)},
     )
     pages = []
     try:
@@ -107,6 +120,10 @@ def test_scorer_and_aggregator_run_end_to_end_over_sasl_ssl(broker, model_repo, 
             "the aggregator to read every topic score",
         )
         assert s.metrics()["finsent_scorer_ready"] == 1
+        # The webhook dispatcher's consumer and producer go through SASL_SSL too.
+        produce(broker.bootstrap, t.news + ".alerts", [alert_event("sec-1", now_utc())])
+        hooks = wait_for(lambda: rx.on("/hook"), 60, 0.3, "the webhook")
+        assert hooks[0].json()["alert_id"] == "sec-1" and hooks[0].headers.get("X-FinSent-Signature")
         counted = sum(v for k, v in a.metrics().items() if k.startswith("finsent_topic_items_total{"))
         assert counted >= len(messages)  # the aggregator counted every item under its topics
         for p in (s, a):
@@ -115,8 +132,9 @@ def test_scorer_and_aggregator_run_end_to_end_over_sasl_ssl(broker, model_repo, 
         s.stop()
         a.stop()
     everything = s.output() + a.output() + "".join(pages)
-    for secret in secrets_of(broker):
+    for secret in [*secrets_of(broker), "webhook-signing-key-not-to-leak"]:
         assert secret not in everything
+    rx.close()
 
 
 def test_scorer_runs_over_mutual_tls(broker, model_repo, tmp_path):

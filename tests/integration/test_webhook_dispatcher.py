@@ -14,34 +14,12 @@ from prometheus_client import CollectorRegistry
 
 from finsent.alerts.dispatcher import WebhookDispatcher
 from finsent.alerts.webhook import WebhookMetrics
-from finsent.contracts.alert import AlertEvent
 from finsent.kafka.client import ensure_topics
 from support.kafka import committed_total, consume, fresh_topics, produce
+from support.scenarios import alert_event as event
 from support.stack import free_port
 
 pytestmark = pytest.mark.kafka
-
-
-def event(alert_id: str, generated_at: datetime) -> bytes:
-    at = datetime(2026, 1, 5, 15, 32, tzinfo=UTC)
-    return (
-        AlertEvent(
-            alert_id=alert_id,
-            status="firing",
-            topic="BA",
-            severity="critical",
-            negative_share=0.8,
-            baseline=0.16,
-            zscore=5.5,
-            volume=10,
-            window_s=300,
-            started_at=at,
-            event_time=at,
-            generated_at=generated_at,
-        )
-        .model_dump_json()
-        .encode()
-    )
 
 
 def test_rejected_and_expired_events_are_dead_lettered_and_the_rest_delivered(kafka):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+from finsent.contracts.alert import AlertEvent
 from finsent.contracts.topic_score import TopicScore
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -47,3 +48,26 @@ def burst_scenario(seed: int = 7) -> list[TopicScore]:
         elif minute % 3 == 0:
             out.append(ev(f"BA-{minute}", "BA", minute, "neutral", 0.2))
     return out
+
+
+def alert_event(alert_id: str, generated_at: datetime) -> bytes:
+    """A firing alert for BA as it sits on the alerts topic (AlertEvent JSON)."""
+    at = datetime(2026, 1, 5, 15, 32, tzinfo=UTC)
+    return (
+        AlertEvent(
+            alert_id=alert_id,
+            status="firing",
+            topic="BA",
+            severity="critical",
+            negative_share=0.8,
+            baseline=0.16,
+            zscore=5.5,
+            volume=10,
+            window_s=300,
+            started_at=at,
+            event_time=at,
+            generated_at=generated_at,
+        )
+        .model_dump_json()
+        .encode()
+    )

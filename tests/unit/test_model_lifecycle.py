@@ -164,14 +164,14 @@ def test_export_load_score_and_onnx_matches_torch(tiny_model, tmp_path):
 def test_layer_decay_gives_each_depth_its_learning_rate():
     from transformers import BertConfig
 
-    from finsent.training.classifier import MeanPoolBertForSequenceClassification
+    from finsent.training.classifier import MeanPoolForSequenceClassification
     from finsent.training.train import parameter_groups
 
     config = BertConfig(
         vocab_size=50, hidden_size=8, num_hidden_layers=3, num_attention_heads=2, intermediate_size=16
     )
     config.num_labels = 3
-    model = MeanPoolBertForSequenceClassification(config)
+    model = MeanPoolForSequenceClassification(config)
     lr_of = {}
     for group in parameter_groups(model, 1.0, 0.01, 0.5):
         for param in group["params"]:

@@ -36,6 +36,7 @@ class Manifest(BaseModel):
     created_at: str
     metrics: dict[str, Any] = Field(default_factory=dict)
     files: dict[str, str] = Field(default_factory=dict, description="file name -> sha256")
+    pad_id: int = Field(default=0, description="the tokenizer's padding id (BERT 0, MPNet 1)")
 
 
 class ModelNotFound(FileNotFoundError):

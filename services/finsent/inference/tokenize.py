@@ -1,11 +1,13 @@
-"""Fast WordPiece tokenisation with dynamic padding: texts are sorted by length and padded only
-to the longest text of their own chunk, which roughly halves the tokens a batch carries.
+"""Fast tokenisation (any Hugging Face tokenizer.json: BERT/MiniLM's WordPiece, MPNet's) with dynamic
+padding: texts are sorted by length and padded only to the longest text of their own chunk, which
+roughly halves the tokens a batch carries.
 
 A chunk is never narrower than MIN_WIDTH tokens: the TensorRT engine's optimisation profile starts
 at sequence length 8, and the extra padding is masked, so it changes no score."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -26,13 +28,33 @@ class Chunk:
     attention_mask: np.ndarray
 
 
+def pad_id(tok: Tokenizer, tokenizer_file: Path) -> int:
+    """The model's own padding id: BERT pads with [PAD] = 0, MPNet with <pad> = 1. Padding is masked,
+    but a wrong id still changes a model whose position ids follow the padding (MPNet, RoBERTa)."""
+    if tok.padding is not None:
+        return int(tok.padding["pad_id"])
+    config = tokenizer_file.with_name("tokenizer_config.json")
+    if config.is_file():
+        token = json.loads(config.read_text()).get("pad_token")
+        if isinstance(token, dict):  # older files store an AddedToken
+            token = token.get("content")
+        found = tok.token_to_id(token) if isinstance(token, str) else None
+        if found is not None:
+            return int(found)
+    for token in ("[PAD]", "<pad>"):
+        found = tok.token_to_id(token)
+        if found is not None:
+            return int(found)
+    return 0
+
+
 class TextEncoder:
     def __init__(self, tokenizer_file: Path, max_length: int) -> None:
         self._tok = Tokenizer.from_file(str(tokenizer_file))
+        self.pad_id = pad_id(self._tok, tokenizer_file)
         self._tok.no_padding()
         self._tok.enable_truncation(max_length=max_length)
         self.max_length = max_length
-        self.pad_id = self._tok.token_to_id("[PAD]") or 0
 
     def chunks(self, texts: Sequence[str], chunk_size: int) -> Iterator[Chunk]:
         """Chunks of texts of similar length, longest first: when chunks run concurrently, the last

@@ -12,7 +12,9 @@ from finsent.contracts.news import DEFAULT_MAX_LENGTH
 
 @dataclass
 class TrainConfig:
-    base: Path | None = None
+    base: str | Path | None = (
+        None  # "minilm" (also None), "mpnet" or a Hugging Face folder (training/bases.py)
+    )
     epochs: int = 8
     batch_size: int = 32
     lr: float = 8e-5

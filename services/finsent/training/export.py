@@ -18,6 +18,7 @@ import numpy as np
 
 from finsent.contracts.news import DEFAULT_MAX_LENGTH, LABELS
 from finsent.inference.model_repo import MANIFEST, Manifest, publish_version
+from finsent.inference.tokenize import TextEncoder
 from finsent.training.data import load
 from finsent.training.scoring_metrics import classification_report
 from finsent.training.train import EVAL_SPLIT_FILE, METADATA_FILE, predict_torch
@@ -208,6 +209,7 @@ def export(
             {
                 "format": chosen,
                 "max_length": max_length,
+                "pad_id": TextEncoder(staging / "tokenizer.json", max_length).pad_id,
                 "source": str(model_dir.resolve()),
                 "metrics": training.get("metrics", {}),
                 "checks": checks,

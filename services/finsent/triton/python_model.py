@@ -38,6 +38,9 @@ class TritonPythonModel:
             str(version_dir / "model.onnx"), sess_options=opts, providers=["CPUExecutionProvider"]
         )
         self.pool = ThreadPoolExecutor(self.lanes, thread_name_prefix="ort")
+        # Rows merged from several requests are padded with the model's own id (MPNet's is 1).
+        manifest = version_dir / "manifest.json"
+        self.pad_id = int(json.loads(manifest.read_text()).get("pad_id", 0)) if manifest.is_file() else 0
 
     def _run(self, ids: np.ndarray, mask: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         width = max(int(lengths.max()), 1)
@@ -54,7 +57,7 @@ class TritonPythonModel:
             rows.append(ids.reshape(-1, ids.shape[-1]))
             masks.append(mask.reshape(-1, mask.shape[-1]))
         width = max(r.shape[1] for r in rows)
-        ids = np.zeros((sum(r.shape[0] for r in rows), width), dtype=np.int64)
+        ids = np.full((sum(r.shape[0] for r in rows), width), self.pad_id, dtype=np.int64)
         mask = np.zeros_like(ids)
         start = 0
         for r, m in zip(rows, masks, strict=True):
