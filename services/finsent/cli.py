@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import threading
 import types
@@ -73,6 +74,12 @@ def _setup_logging(level: str) -> None:
         level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     logging.getLogger("finsent").setLevel(level)
+    if level != "DEBUG":
+        # A quiet console: transformers' weight-loading bars and load reports ("UNEXPECTED
+        # pooler.dense.weight", expected when a head is replaced) say nothing a user can act on.
+        # Read when transformers is first imported; the environment still overrides.
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     from finsent.observability import log_throttle
 
     log_throttle.install()

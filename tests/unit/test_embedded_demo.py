@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -84,3 +85,37 @@ def test_finsent_run_embedded_prints_summary(model_repo):
     firing = re.findall(r"FIRING\s+\w+\s+(\S+)", out)
     assert sorted(firing) == ["BA", "sector:aerospace"], out[-3000:]
     assert "Per-topic sentiment" in out
+
+
+def test_a_first_run_is_quiet(tmp_path):
+    """A new user's first `finsent run` (no model anywhere: the demo model is trained and exported)
+    shows FinSent's own lines and progress bars, not library load reports, weight-loading bars,
+    tracer or quantiser warnings, and one line per training epoch."""
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "finsent.cli",
+            "run",
+            "--model-repo",
+            str(tmp_path / "repo"),
+            "--metrics-port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "HOME": str(tmp_path / "home")},  # no cached demo model either
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "building the demo model" in r.stdout and "FinSent run summary" in r.stdout
+    console = r.stdout + r.stderr
+    for noise in (
+        "LOAD REPORT",
+        "Loading weights",
+        "TracerWarning",
+        "UserWarning",
+        "pre-processing before quantization",
+    ):
+        assert noise not in console, noise
+    assert len(re.findall(r"epoch 1: loss", console)) == 1  # printed, not also logged

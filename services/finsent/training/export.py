@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,19 @@ def _export_fp32(model_dir: Path, onnx_path: Path, max_length: int) -> None:
 
     ids = torch.ones((2, 16), dtype=torch.long)
     mask = torch.ones((2, 16), dtype=torch.long)
+    # The tracer warns about data-dependent branches in transformers' masking code and about how
+    # advanced indexing is lowered; the exported graph is checked against PyTorch's logits right
+    # after (_check_fp32), so these go to DEBUG rather than a user's console.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _onnx_export(torch, Logits(model), ids, mask, onnx_path)
+    for w in caught:
+        log.debug("torch.onnx.export: %s: %s", w.category.__name__, w.message)
+
+
+def _onnx_export(torch: Any, module: Any, ids: Any, mask: Any, onnx_path: Path) -> None:
     torch.onnx.export(
-        Logits(model),
+        module,
         (ids, mask),
         str(onnx_path),
         input_names=["input_ids", "attention_mask"],
@@ -70,10 +82,27 @@ def _export_fp32(model_dir: Path, onnx_path: Path, max_length: int) -> None:
     )
 
 
+class _QuantiserAdvice(logging.Filter):
+    """onnxruntime's quantiser advises, on the root logger at WARNING, to pre-process the model
+    first (shape inference for static quantisation); for dynamic quantisation of a freshly exported
+    graph it changes nothing, so FinSent keeps it at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Please consider to run pre-processing before quantization"):
+            log.debug("onnxruntime: %s", record.getMessage())
+            return False
+        return True
+
+
 def _quantize(fp32: Path, int8: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    advice = _QuantiserAdvice()
+    logging.getLogger().addFilter(advice)
+    try:
+        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        logging.getLogger().removeFilter(advice)
 
 
 def _onnx_logits(onnx_path: Path, tokenizer_json: Path, texts: list[str], max_length: int) -> np.ndarray:

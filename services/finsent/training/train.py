@@ -200,7 +200,9 @@ def _out_of_steps(fit: _Fit, cfg: TrainConfig) -> bool:
 
 
 def _report_epoch(epoch: int, loss: float, metrics: dict[str, Any], progress: bool) -> dict[str, Any]:
-    log.info(
+    # One line an epoch: printed beside the progress bar, or logged when there is none (a job's log).
+    log.log(
+        logging.DEBUG if progress else logging.INFO,
         "epoch %d: loss %.4f accuracy %.4f macro-F1 %.4f",
         epoch,
         loss,
