@@ -114,22 +114,8 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
     return aggregator.run_aggregate(settings, stop)
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    _setup_logging("INFO")
-    from finsent.training.data import load
-    from finsent.training.train import train
-
-    examples, report = load([Path(p) for p in args.data])
-    eval_set = None
-    if args.eval:
-        eval_set, _ = load([Path(p) for p in args.eval])
-    print(
-        f"{len(examples)} unique examples from {report.rows} rows "
-        f"({report.duplicates_dropped} duplicates, {report.conflicts_resolved} label conflicts resolved, "
-        f"{report.conflicts_dropped} dropped)",
-        flush=True,
-    )
-    cfg = TrainConfig(
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
         base=args.base,
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -145,11 +131,55 @@ def cmd_train(args: argparse.Namespace) -> int:
         layer_decay=args.layer_decay,
         device=args.device,
     )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    _setup_logging("INFO")
+    from finsent.training.data import load
+    from finsent.training.train import train
+
+    examples, report = load([Path(p) for p in args.data])
+    eval_set = None
+    if args.eval:
+        eval_set, _ = load([Path(p) for p in args.eval])
+    print(
+        f"{len(examples)} unique examples from {report.rows} rows "
+        f"({report.duplicates_dropped} duplicates, {report.conflicts_resolved} label conflicts resolved, "
+        f"{report.conflicts_dropped} dropped)",
+        flush=True,
+    )
+    cfg = train_config(args)
     metadata = train(examples, Path(args.out), cfg, eval_set=eval_set, report=report)
     m = metadata["metrics"]
     print(
         f"best epoch {metadata['best_epoch']}: accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} "
         f"on {m['n']} held-out examples; {metadata['duration_s']}s; written to {args.out}"
+    )
+    return 0
+
+
+def cmd_distill(args: argparse.Namespace) -> int:
+    _setup_logging("INFO")
+    from dataclasses import replace
+
+    from finsent.training.data import load, load_texts
+    from finsent.training.distill import distill
+
+    labelled, report = load([Path(p) for p in args.data])
+    unlabelled: list[str] = []
+    if args.unlabelled:
+        unlabelled, _ = load_texts([Path(p) for p in args.unlabelled])
+    eval_set = load([Path(p) for p in args.eval])[0] if args.eval else None
+    cfg = replace(train_config(args), distill_temperature=args.temperature, distill_alpha=args.alpha)
+    metadata = distill(
+        Path(args.teacher), labelled, unlabelled, Path(args.out), cfg, eval_set=eval_set, report=report
+    )
+    m, d = metadata["metrics"], metadata["distillation"]
+    print(
+        f"student: best epoch {metadata['best_epoch']}: accuracy {m['accuracy']:.4f}, macro-F1 "
+        f"{m['macro_f1']:.4f} on {m['n']} held-out examples; trained on {metadata['train_size']} texts "
+        f"({d['unlabelled']} unlabelled) at temperature {d['temperature']}, alpha {d['alpha']}; "
+        f"written to {args.out}"
     )
     return 0
 
@@ -225,6 +255,56 @@ def cmd_produce(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_training_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags `train` and `distill` share (their defaults: training/config.py)."""
+    parser.add_argument(
+        "--data", action="append", required=True, help="CSV or JSONL with text,label (repeatable)"
+    )
+    parser.add_argument("--out", required=True, help="folder to write the trained model to")
+    parser.add_argument(
+        "--eval", action="append", help="evaluation file(s); default: a stratified split of --data"
+    )
+    parser.add_argument(
+        "--base",
+        default="minilm",
+        help="encoder to fine-tune: minilm (all-MiniLM-L6-v2, 22M), mpnet (all-mpnet-base-v2, 110M; "
+        "deploy/install-mpnet.sh), or a Hugging Face model folder",
+    )
+    parser.add_argument("--epochs", type=int, default=_TRAIN.epochs)
+    parser.add_argument("--batch-size", type=int, default=_TRAIN.batch_size)
+    parser.add_argument("--lr", type=float, default=_TRAIN.lr)
+    parser.add_argument("--max-length", type=int, default=_TRAIN.max_length)
+    parser.add_argument("--seed", type=int, default=_TRAIN.seed)
+    parser.add_argument(
+        "--patience", type=int, default=_TRAIN.patience, help="epochs without macro-F1 gain before stopping"
+    )
+    parser.add_argument("--eval-fraction", type=float, default=_TRAIN.eval_fraction)
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke runs)")
+    parser.add_argument(
+        "--pooling",
+        default=_TRAIN.pooling,
+        choices=["mean", "cls"],
+        help="sentence vector for the head: mean of token states, or the [CLS] pooler",
+    )
+    parser.add_argument(
+        "--no-class-weights", action="store_true", help="do not weight the loss by class frequency"
+    )
+    parser.add_argument(
+        "--label-smoothing", type=float, default=_TRAIN.label_smoothing, help="cross-entropy label smoothing"
+    )
+    parser.add_argument(
+        "--layer-decay",
+        type=float,
+        default=_TRAIN.layer_decay,
+        help="layer-wise lr decay: each layer below the head trains at this factor of the one above (1: off)",
+    )
+    parser.add_argument(
+        "--device",
+        default=_TRAIN.device,
+        help="auto (a CUDA GPU when torch sees one, else CPU), cpu, cuda, cuda:N",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="finsent",
@@ -258,53 +338,26 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train", help="fine-tune the sentiment model", formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    train.add_argument(
-        "--data", action="append", required=True, help="CSV or JSONL with text,label (repeatable)"
-    )
-    train.add_argument("--out", required=True, help="folder to write the trained model to")
-    train.add_argument(
-        "--eval", action="append", help="evaluation file(s); default: a stratified split of --data"
-    )
-    train.add_argument(
-        "--base",
-        default="minilm",
-        help="encoder to fine-tune: minilm (all-MiniLM-L6-v2, 22M), mpnet (all-mpnet-base-v2, 110M; "
-        "deploy/install-mpnet.sh), or a Hugging Face model folder",
-    )
-    train.add_argument("--epochs", type=int, default=_TRAIN.epochs)
-    train.add_argument("--batch-size", type=int, default=_TRAIN.batch_size)
-    train.add_argument("--lr", type=float, default=_TRAIN.lr)
-    train.add_argument("--max-length", type=int, default=_TRAIN.max_length)
-    train.add_argument("--seed", type=int, default=_TRAIN.seed)
-    train.add_argument(
-        "--patience", type=int, default=_TRAIN.patience, help="epochs without macro-F1 gain before stopping"
-    )
-    train.add_argument("--eval-fraction", type=float, default=_TRAIN.eval_fraction)
-    train.add_argument("--max-steps", type=int, default=None, help="stop after this many steps (smoke runs)")
-    train.add_argument(
-        "--pooling",
-        default=_TRAIN.pooling,
-        choices=["mean", "cls"],
-        help="sentence vector for the head: mean of token states, or the [CLS] pooler",
-    )
-    train.add_argument(
-        "--no-class-weights", action="store_true", help="do not weight the loss by class frequency"
-    )
-    train.add_argument(
-        "--label-smoothing", type=float, default=_TRAIN.label_smoothing, help="cross-entropy label smoothing"
-    )
-    train.add_argument(
-        "--layer-decay",
-        type=float,
-        default=_TRAIN.layer_decay,
-        help="layer-wise lr decay: each layer below the head trains at this factor of the one above (1: off)",
-    )
-    train.add_argument(
-        "--device",
-        default=_TRAIN.device,
-        help="auto (a CUDA GPU when torch sees one, else CPU), cpu, cuda, cuda:N",
-    )
+    add_training_flags(train)
     train.set_defaults(func=cmd_train)
+
+    distill = sub.add_parser(
+        "distill",
+        help="train a student on a teacher's soft labels (and the hard labels where there are any)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    distill.add_argument("--teacher", required=True, help="a folder written by `finsent train` (the teacher)")
+    distill.add_argument(
+        "--unlabelled",
+        action="append",
+        help="CSV or JSONL with a text column/key: soft labels only (repeatable)",
+    )
+    distill.add_argument("--temperature", type=float, default=2.0, help="softens both distributions")
+    distill.add_argument(
+        "--alpha", type=float, default=0.5, help="weight of the hard-label loss; 1 - alpha on the soft one"
+    )
+    add_training_flags(distill)
+    distill.set_defaults(func=cmd_distill)
 
     evaluate = sub.add_parser(
         "evaluate", help="measure a trained folder or an exported version on labelled data"

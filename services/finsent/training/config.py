@@ -32,6 +32,10 @@ class TrainConfig:
     layer_decay: float = 1.0
     device: str = "auto"  # "auto": CUDA when torch sees a GPU, else CPU
     max_steps: int | None = None  # stop after this many optimiser steps (smoke tests)
+    # Distillation (finsent distill): examples carry a teacher's probabilities at this temperature;
+    # the loss is alpha * hard-label cross-entropy + (1 - alpha) * T² * KL(teacher || student).
+    distill_temperature: float | None = None
+    distill_alpha: float = 0.5
     threads: int = 0
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)

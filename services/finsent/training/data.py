@@ -27,11 +27,15 @@ class DataError(ValueError):
     """A training or evaluation file that cannot be used, with the reason."""
 
 
+UNLABELLED = -1  # an Example's label when it has none: it trains on its soft targets alone
+
+
 @dataclass
 class Example:
     text: str
     label: int
     weight: float = 1.0  # how much its loss counts in training, e.g. less for a doubtful label
+    soft: tuple[float, ...] | None = None  # a teacher's probabilities at the distillation temperature
 
 
 @dataclass
@@ -54,7 +58,7 @@ def _label(raw: object, where: str) -> int:
     return LABEL_INDEX[value]
 
 
-def _rows(path: Path) -> list[tuple[str, object, str]]:
+def _rows(path: Path, need_label: bool = True) -> list[tuple[str, object, str]]:
     try:
         content = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -70,17 +74,18 @@ def _rows(path: Path) -> list[tuple[str, object, str]]:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(f"{path}:{n}: not valid JSON ({exc})") from exc
-            if not isinstance(obj, dict) or "text" not in obj or "label" not in obj:
-                raise DataError(f"{path}:{n}: each line needs the keys 'text' and 'label'")
-            out.append((str(obj["text"]), obj["label"], f"{path}:{n}"))
+            if not isinstance(obj, dict) or "text" not in obj or (need_label and "label" not in obj):
+                keys = "'text' and 'label'" if need_label else "'text'"
+                raise DataError(f"{path}:{n}: each line needs the key(s) {keys}")
+            out.append((str(obj["text"]), obj.get("label"), f"{path}:{n}"))
     else:
         reader = csv.DictReader(content.splitlines(keepends=True))
-        if reader.fieldnames is None or not {"text", "label"} <= set(reader.fieldnames):
-            raise DataError(
-                f"{path}: the CSV header must have 'text' and 'label' (found {reader.fieldnames})"
-            )
+        needed = ("text", "label") if need_label else ("text",)
+        if reader.fieldnames is None or not set(needed) <= set(reader.fieldnames):
+            columns = " and ".join(repr(c) for c in needed)
+            raise DataError(f"{path}: the CSV header must have {columns} (found {reader.fieldnames})")
         for n, row in enumerate(reader, start=2):
-            out.append((row["text"] or "", row["label"], f"{path}:{n}"))
+            out.append((row["text"] or "", row.get("label"), f"{path}:{n}"))
     if not out:
         raise DataError(f"{path}: no rows")
     return out
@@ -117,6 +122,27 @@ def load(paths: list[Path]) -> tuple[list[Example], LoadReport]:
             report.conflicts_resolved += 1
         examples.append(Example(text, ranked[0][0]))
     return examples, report
+
+
+def load_texts(paths: list[Path]) -> tuple[list[str], LoadReport]:
+    """Unique non-empty texts of CSV (a `text` column) or JSONL (a `text` key) files; any label is
+    ignored. Unlabelled text for distillation."""
+    report = LoadReport()
+    seen: set[str] = set()
+    texts: list[str] = []
+    for path in paths:
+        if not path.is_file():
+            raise DataError(f"{path}: no such file")
+        report.files[str(path)] = sha256(path)
+        for text, _, _ in _rows(path, need_label=False):
+            text = text.strip()
+            report.rows += 1
+            if not text or text in seen:
+                report.duplicates_dropped += bool(text)
+                continue
+            seen.add(text)
+            texts.append(text)
+    return texts, report
 
 
 def stratified_split(

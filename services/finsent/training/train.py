@@ -17,7 +17,7 @@ import numpy as np
 from finsent.contracts.news import LABELS
 from finsent.training.bases import resolve_base
 from finsent.training.config import TrainConfig
-from finsent.training.data import Example, LoadReport, stratified_split, write_jsonl
+from finsent.training.data import UNLABELLED, Example, LoadReport, stratified_split, write_jsonl
 from finsent.training.scoring_metrics import classification_report
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,29 @@ def _batches(examples: list[Example], size: int, rng: random.Random, tokenizer: 
 
 def _encode(tokenizer: Any, texts: list[str], max_length: int):
     return tokenizer(texts, truncation=True, max_length=max_length, padding=True, return_tensors="pt")
+
+
+def distillation_loss(
+    logits: Any,
+    labels: Any,
+    soft: Any,
+    sample_weight: Any,
+    class_weight: Any,
+    temperature: float,
+    alpha: float,
+) -> Any:
+    """Hinton et al.'s knowledge distillation, per batch: alpha * the class-weighted cross-entropy on
+    the hard label (examples without one contribute none) + (1 - alpha) * T² * KL(teacher's softened
+    distribution || student's), each example at its own weight. T² keeps the soft term's gradients
+    on the scale of the hard term's whatever the temperature."""
+    import torch.nn.functional as F
+
+    has_label = (labels != UNLABELLED).to(logits.dtype)
+    hard = F.cross_entropy(logits, labels.clamp(min=0), weight=class_weight, reduction="none") * has_label
+    log_student = F.log_softmax(logits / temperature, dim=-1)
+    kl = (soft * (soft.clamp_min(1e-12).log() - log_student)).sum(dim=-1) * temperature**2
+    per_example = alpha * hard + (1 - alpha) * kl
+    return (per_example * sample_weight).sum() / sample_weight.sum().clamp_min(1e-12)
 
 
 def weighted_loss(per_example: Any, labels: Any, sample_weight: Any, class_weight: Any) -> Any:
@@ -115,7 +138,8 @@ class _Fit:
 def class_weights(train_set: list[Example], enabled: bool) -> tuple[np.ndarray, np.ndarray]:
     """(label counts, per-class loss weights). Inverse square-root frequency, normalised to mean 1
     over the classes present: lifts the rare negative class without overshooting."""
-    counts = np.bincount([e.label for e in train_set], minlength=len(LABELS)).astype(np.float64)
+    labels = [e.label for e in train_set if e.label != UNLABELLED]
+    counts = np.bincount(labels, minlength=len(LABELS)).astype(np.float64)
     if not enabled:
         return counts, np.ones(len(LABELS))
     weights = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
@@ -180,7 +204,19 @@ def _train_epoch(
         logits = fit.model(
             input_ids=enc["input_ids"].to(fit.device), attention_mask=enc["attention_mask"].to(fit.device)
         ).logits
-        loss = weighted_loss(fit.loss_fn(logits, labels), labels, sample_weight, fit.class_weight)
+        if cfg.distill_temperature is not None:
+            soft = torch.tensor([train_set[i].soft for i in idx], device=fit.device, dtype=logits.dtype)
+            loss = distillation_loss(
+                logits,
+                labels,
+                soft,
+                sample_weight,
+                fit.class_weight,
+                cfg.distill_temperature,
+                cfg.distill_alpha,
+            )
+        else:
+            loss = weighted_loss(fit.loss_fn(logits, labels), labels, sample_weight, fit.class_weight)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(fit.model.parameters(), 1.0)
         fit.optimizer.step()
@@ -266,10 +302,14 @@ def train(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     _seed(cfg.seed)
-    if eval_set is None:
-        train_set, eval_set = stratified_split(train_set, cfg.eval_fraction, cfg.seed)
+    if eval_set is None:  # from the labelled examples; unlabelled ones (distillation) all train
+        labelled = [e for e in train_set if e.label != UNLABELLED]
+        fit_part, eval_set = stratified_split(labelled, cfg.eval_fraction, cfg.seed)
+        train_set = fit_part + [e for e in train_set if e.label == UNLABELLED]
     if not train_set or not eval_set:
         raise ValueError("need at least one training and one evaluation example")
+    if cfg.distill_temperature is not None and any(e.soft is None for e in train_set):
+        raise ValueError("distillation needs the teacher's soft targets on every training example")
     if cfg.epochs < 1:
         raise ValueError("epochs must be at least 1")
 
@@ -298,6 +338,13 @@ def train(
         "torch_threads": torch.get_num_threads(),
         "device": fit.device,
     }
+    if cfg.distill_temperature is not None:
+        metadata["distillation"] = {
+            "teacher": cfg.extra.get("teacher"),
+            "temperature": cfg.distill_temperature,
+            "alpha": cfg.distill_alpha,
+            "unlabelled": sum(1 for e in train_set if e.label == UNLABELLED),
+        }
     (staging / LABELS_FILE).write_text(json.dumps([str(label) for label in LABELS]))
     write_jsonl(eval_set, staging / EVAL_SPLIT_FILE)
     (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
