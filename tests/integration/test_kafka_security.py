@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from finsent.kafka.client import ensure_topics
+from finsent.kafka.client import API_VERSION, ensure_topics
 from support.broker import REPO, Broker, secured_broker
 from support.chaos import aggregator, key_of, news_hour, now_utc, scorer, wait_for
 from support.kafka import committed_total, consume, fresh_topics, news, produce
@@ -71,7 +71,7 @@ def secrets_of(b: Broker) -> list[str]:
 def end_total(bootstrap: str, topic: str) -> int:
     from kafka import KafkaConsumer, TopicPartition
 
-    c = KafkaConsumer(bootstrap_servers=bootstrap, api_version=(3, 9))
+    c = KafkaConsumer(bootstrap_servers=bootstrap, api_version=API_VERSION)
     try:
         tps = [TopicPartition(topic, p) for p in c.partitions_for_topic(topic) or ()]
         return sum(c.end_offsets(tps).values())

@@ -51,7 +51,7 @@ def run_aggregate(settings: Settings, stop: threading.Event | None = None) -> in
         max_future_s=settings.event_time_max_future_s,
         timeouts=settings.group_options(),
     )
-    dispatcher = build_dispatcher(settings, registry)
+    dispatcher = build_dispatcher(settings, registry, bootstrap)
     dispatch_thread = None
     if dispatcher is not None:
         dispatch_thread = threading.Thread(

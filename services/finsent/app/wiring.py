@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
 
@@ -21,6 +22,10 @@ from finsent.inference.embedded import EmbeddedBackend
 from finsent.scoring.scorer import PipelineOptions
 from finsent.settings import Settings
 from finsent.topics.extract import TopicExtractor, load_entities
+
+if TYPE_CHECKING:
+    from finsent.alerts.dispatcher import WebhookDispatcher
+    from finsent.kafka.security import KafkaConnection
 
 log = logging.getLogger(__name__)
 
@@ -151,15 +156,18 @@ def all_topics(settings: Settings) -> list[str]:
     ]
 
 
-def build_dispatcher(settings: Settings, registry: CollectorRegistry):  # -> WebhookDispatcher | None
+def build_dispatcher(
+    settings: Settings, registry: CollectorRegistry, kafka: KafkaConnection
+) -> WebhookDispatcher | None:
+    """Webhook delivery from the alerts topic, on the aggregator's (already checked) connection."""
     from finsent.aggregate.windows import parse_window
     from finsent.alerts.dispatcher import WebhookDispatcher
 
     urls = settings.webhook_url_list()
-    if not urls or settings.kafka is None:
+    if not urls:
         return None
     return WebhookDispatcher(
-        settings.kafka_connection(),
+        kafka,
         settings.alerts_topic,
         settings.webhook_group_id,
         urls,

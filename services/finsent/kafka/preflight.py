@@ -93,7 +93,7 @@ def _check(sock: socket.socket, host: str, where: str, conn: KafkaConnection) ->
 
 
 def _tls_handshake(sock: socket.socket, host: str, where: str, conn: KafkaConnection) -> ssl.SSLSocket:
-    ctx = conn.client_kwargs()["ssl_context"]
+    ctx = conn.ssl_context
     try:
         return ctx.wrap_socket(sock, server_hostname=host)
     except ssl.SSLCertVerificationError as exc:

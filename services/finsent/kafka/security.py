@@ -8,7 +8,8 @@ Secrets are `SecretStr`: they print as asterisks in reprs, logs and errors."""
 from __future__ import annotations
 
 import ssl
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -148,19 +149,21 @@ class KafkaConnection:
 
     bootstrap: str
     security: KafkaSecurity = PLAINTEXT
-    _ssl: list[ssl.SSLContext] = field(default_factory=list, compare=False, repr=False)
+
+    @cached_property
+    def ssl_context(self) -> ssl.SSLContext:
+        """One TLS context for every client of this connection (and the start-up check)."""
+        return self.security.ssl_context()
 
     def client_kwargs(self) -> dict[str, Any]:
-        """kafka-python's connection arguments for this connection (one TLS context, shared)."""
+        """kafka-python's connection arguments for this connection."""
         sec = self.security
         out: dict[str, Any] = {
             "bootstrap_servers": self.bootstrap,
             "security_protocol": sec.security_protocol,
         }
         if sec.uses_tls:
-            if not self._ssl:
-                self._ssl.append(sec.ssl_context())
-            out["ssl_context"] = self._ssl[0]
+            out["ssl_context"] = self.ssl_context
         if sec.uses_sasl:
             out["sasl_mechanism"] = sec.sasl_mechanism
             if sec.sasl_mechanism == "OAUTHBEARER":

@@ -65,7 +65,8 @@ def distill(
         )
     probs = teacher_probabilities(teacher, texts, cfg.distill_temperature, cfg.max_length, cfg.device)
     soft = [tuple(float(x) for x in row) for row in probs]
-    examples = [replace(e, soft=s) for e, s in zip(labelled, soft, strict=False)]
-    examples += [Example(t, UNLABELLED, soft=s) for t, s in zip(extra, soft[len(labelled) :], strict=True)]
+    n = len(labelled)
+    examples = [replace(e, soft=s) for e, s in zip(labelled, soft[:n], strict=True)]
+    examples += [Example(t, UNLABELLED, soft=s) for t, s in zip(extra, soft[n:], strict=True)]
     cfg = replace(cfg, extra={**cfg.extra, "teacher": str(teacher.resolve())})
     return train(examples, out, cfg, eval_set=eval_set, report=report)
