@@ -255,6 +255,79 @@ def cmd_produce(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_retrain(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    _setup_logging(settings.log_level)
+    from finsent.app import wiring
+    from finsent.retrain.run import retrain
+
+    stop = threading.Event()
+    wiring.install_signal_handlers(stop)  # SIGTERM: the run is abandoned cleanly, nothing promoted
+    result = retrain(settings.retrain_config(), trigger="manual", should_stop=stop.is_set)
+    print(f"run {result.run_id}: {result.outcome}: {result.reason}")
+    if result.report is not None:
+        print(f"report: {result.report.with_suffix('.md')} (and {result.report.name})")
+    return 0 if result.outcome in ("promoted", "rejected", "skipped") else 1
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    _setup_logging(settings.log_level)
+    from finsent.retrain.promote import rollback
+    from finsent.retrain.state import StatePaths, file_lock
+
+    # Under the run lock: a rollback and a promotion never race for the next version number.
+    with file_lock(StatePaths(settings.retrain_dir).run_lock, "the retraining run lock"):
+        manifest = rollback(settings.model_repo, settings.model_name, args.to)
+    print(
+        f"{settings.model_name}: version {manifest.version} now serves the weights of version "
+        f"{manifest.model_dump()['rollback_of']}"
+    )
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    _setup_logging(settings.log_level)
+    from finsent.app import wiring
+    from finsent.app.scheduler import run_scheduler
+
+    stop = threading.Event()
+    wiring.install_signal_handlers(stop)
+    return run_scheduler(settings, stop)
+
+
+def cmd_labels(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    _setup_logging(settings.log_level)
+    from finsent.app import labels
+
+    if args.labels_command == "import":
+        stored, errors = labels.import_files(settings, [Path(p) for p in args.files], args.labeller)
+        for line in errors[:50]:
+            print(f"rejected: {line}", file=sys.stderr)
+        if len(errors) > 50:
+            print(f"... and {len(errors) - 50} more rejected rows", file=sys.stderr)
+        print(f"stored {stored} label events; rejected {len(errors)}")
+        return 1 if errors else 0
+    if args.labels_command == "stats":
+        report = labels.label_stats(settings)
+        if args.json:
+            print(json.dumps(report))
+            return 0
+        for key, value in report.items():
+            print(f"{key}: {value}")
+        return 0
+    if settings.kafka is None:
+        print("finsent labels consume needs --kafka HOST:PORT (or FINSENT_KAFKA)", file=sys.stderr)
+        return 2
+    from finsent.app import wiring
+
+    stop = threading.Event()
+    wiring.install_signal_handlers(stop)
+    return labels.consume(settings, stop)
+
+
 def add_training_flags(parser: argparse.ArgumentParser) -> None:
     """The flags `train` and `distill` share (their defaults: training/config.py)."""
     parser.add_argument(
@@ -368,6 +441,51 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(func=cmd_evaluate)
 
+    retrain = sub.add_parser(
+        "retrain",
+        help="one retraining run: labels + data -> train -> compare with the serving model -> promote or not",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_settings_flags(retrain, "retrain")
+    retrain.set_defaults(func=cmd_retrain)
+
+    rollback = sub.add_parser(
+        "rollback",
+        help="serve an earlier model version again (as a new, higher version)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    rollback.add_argument(
+        "--to",
+        type=int,
+        default=None,
+        help="the version to serve again; default: the one the serving one replaced",
+    )
+    add_settings_flags(rollback, "rollback")
+    rollback.set_defaults(func=cmd_rollback)
+
+    scheduler = sub.add_parser(
+        "scheduler",
+        help="run retraining on a schedule (and, with --kafka, store labels from the labels topic)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_settings_flags(scheduler, "scheduler")
+    scheduler.set_defaults(func=cmd_scheduler)
+
+    labels = sub.add_parser("labels", help="analysts' labels: import files, show stats, consume from Kafka")
+    labels_sub = labels.add_subparsers(dest="labels_command", required=True)
+    imp = labels_sub.add_parser("import", help="store the labels of CSV or JSONL files (text,label[,...])")
+    imp.add_argument(
+        "files", nargs="+", help="CSV (header: text,label[,labeller,labelled_at,item_id,note]) or JSONL"
+    )
+    imp.add_argument("--labeller", help="who labelled rows that do not say")
+    add_settings_flags(imp, "labels")
+    stats = labels_sub.add_parser("stats", help="label events by label, labeller and age")
+    stats.add_argument("--json", action="store_true", help="print one JSON object")
+    add_settings_flags(stats, "labels")
+    consume = labels_sub.add_parser("consume", help="store label events from the labels topic (--kafka)")
+    add_settings_flags(consume, "labels-consume")
+    labels.set_defaults(func=cmd_labels)
+
     export = sub.add_parser(
         "export",
         help="export a trained folder as the next model_repo version",
@@ -413,9 +531,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
 
         logging.getLogger("finsent").debug("failed", exc_info=True)
+        from finsent.retrain.promote import RollbackError
+        from finsent.retrain.state import LockBusy
         from finsent.training.bases import BaseError
 
-        kinds = {DataError: "data error", BaseError: "base model"}
+        kinds = {
+            DataError: "data error",
+            BaseError: "base model",
+            RollbackError: "rollback",
+            LockBusy: "busy",
+        }
         kind = next((k for t, k in kinds.items() if isinstance(exc, t)), type(exc).__name__)
         print(f"finsent: {kind}: {exc}", file=sys.stderr)
         return 1

@@ -274,6 +274,78 @@ class Settings(BaseSettings):
         str, Field(description="longest wait between retries of a failing webhook receiver")
     ] = "5m"
 
+    # --- retraining (docs/retraining.md) -----------------------------------------------------------
+    labels_topic: Annotated[str, Field(description="input topic of analysts' LabelEvent JSON")] = (
+        "finsent.labels"
+    )
+    labels_dlq_topic: Annotated[str, Field(description="dead-letter topic for rejected label events")] = (
+        "finsent.labels.dlq"
+    )
+    labels_group_id: Annotated[str, Field(description="consumer group of the label ingesters")] = (
+        "finsent-labels"
+    )
+    retrain_dir: Annotated[
+        Path, Field(description="retraining state: label store, run ledger, reports, checkpoints, locks")
+    ] = Path("retrain_state")
+    retrain_golden: Annotated[
+        str, Field(description="comma-separated labelled files: the fixed golden set runs are judged on")
+    ] = ""
+    retrain_data: Annotated[
+        str, Field(description="comma-separated labelled files trained on beside the stored labels")
+    ] = ""
+    retrain_plan: Annotated[
+        Literal["auto", "student", "teacher-student"],
+        Field(description="auto: teacher then distilled student where torch sees a GPU, else the student"),
+    ] = "auto"
+    retrain_base: Annotated[
+        str, Field(description="the student's base when there is no serving version to warm-start from")
+    ] = "minilm"
+    retrain_teacher_base: Annotated[str, Field(description="the teacher's base (teacher-student plan)")] = (
+        "mpnet"
+    )
+    retrain_warm_start: Annotated[
+        bool, Field(description="continue from the serving version's weights (else from the base)")
+    ] = True
+    retrain_epochs: Annotated[int, Field(ge=1, le=100, description="epochs per retraining run")] = 3
+    retrain_lr: Annotated[float, Field(gt=0, lt=1, description="peak learning rate of a retraining run")] = (
+        5e-5
+    )
+    retrain_batch_size: Annotated[int, Field(ge=1, le=4_096, description="training batch size")] = 32
+    retrain_max_steps: Annotated[
+        int | None, Field(ge=1, description="stop training after this many steps (smoke runs)")
+    ] = None
+    retrain_device: Annotated[str, Field(description="auto, cpu, cuda or cuda:N")] = "auto"
+    retrain_max_macro_f1_drop: Annotated[
+        float, Field(ge=0, le=1, description="promote only if golden macro-F1 falls by at most this")
+    ] = 0.005
+    retrain_max_class_f1_drop: Annotated[
+        float, Field(ge=0, le=1, description="... and no class's golden F1 falls by more than this")
+    ] = 0.02
+    retrain_holdout_fraction: Annotated[
+        float, Field(ge=0, lt=1, description="share of the newest labels held out to compare models on")
+    ] = 0.2
+    retrain_holdout_min: Annotated[
+        int, Field(ge=1, description="fewer held-out labels than this: no newest-labels comparison")
+    ] = 30
+    retrain_keep_versions: Annotated[
+        int, Field(ge=1, le=1_000, description="model versions kept in the repository (older are removed)")
+    ] = 5
+    retrain_min_new_labels: Annotated[
+        int, Field(ge=0, description="a scheduled run trains only after this many new labels")
+    ] = 50
+    retrain_cron: Annotated[
+        str, Field(description="when the scheduler runs retraining: a crontab line (UTC)")
+    ] = "0 3 * * *"
+    retrain_interval: Annotated[
+        str | None, Field(description="instead of the cron line: every this long, e.g. 6h")
+    ] = None
+    retrain_misfire_grace: Annotated[
+        str, Field(description="a run missed while the scheduler was down still runs if this late")
+    ] = "6h"
+    retrain_metrics_port: Annotated[
+        int, Field(ge=0, le=65_535, description="the scheduler's Prometheus metrics port (0 = off)")
+    ] = 9467
+
     # --- outputs ---------------------------------------------------------------------------------
     metrics_port: Annotated[int, Field(ge=0, le=65_535, description="Prometheus metrics port (0 = off)")] = (
         9464
@@ -311,6 +383,7 @@ class Settings(BaseSettings):
         "spike_cooldown",
         "webhook_max_age",
         "webhook_backoff_max",
+        "retrain_misfire_grace",
     )
     @classmethod
     def _windows(cls, value: str) -> str:
@@ -358,6 +431,43 @@ class Settings(BaseSettings):
         from finsent.scoring.event_time import EventTimePolicy
 
         return EventTimePolicy(self.event_time_max_future_s, self.event_time_max_past_s)
+
+    def retrain_config(self):  # -> RetrainConfig (imported lazily: settings stays light)
+        from finsent.retrain.config import RetrainConfig
+        from finsent.retrain.gate import GateConfig
+        from finsent.training.config import TrainConfig
+
+        def files(value: str) -> list[Path]:
+            return [Path(p.strip()) for p in value.split(",") if p.strip()]
+
+        def recipe(base: str, **extra: Any) -> TrainConfig:
+            return TrainConfig(
+                base=base,
+                epochs=self.retrain_epochs,
+                lr=self.retrain_lr,
+                batch_size=self.retrain_batch_size,
+                max_length=self.max_length,
+                max_steps=self.retrain_max_steps,
+                device=self.retrain_device,
+                patience=self.retrain_epochs,  # a short run keeps its best epoch; it does not stop early
+                **extra,
+            )
+
+        return RetrainConfig(
+            state_dir=self.retrain_dir,
+            repo=self.model_repo,
+            model_name=self.model_name,
+            golden=files(self.retrain_golden),
+            base_data=files(self.retrain_data),
+            student=recipe(self.retrain_base),
+            teacher=recipe(self.retrain_teacher_base, lr=min(self.retrain_lr, 3e-5)),
+            plan=self.retrain_plan,
+            warm_start=self.retrain_warm_start,
+            holdout_fraction=self.retrain_holdout_fraction,
+            holdout_min=self.retrain_holdout_min,
+            gate=GateConfig(self.retrain_max_macro_f1_drop, self.retrain_max_class_f1_drop),
+            keep_versions=self.retrain_keep_versions,
+        )
 
     def webhook_url_list(self) -> list[str]:
         return [u.strip() for u in self.webhook_urls.split(",") if u.strip()]
@@ -449,6 +559,33 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "alert webhooks": ("webhook_urls", "webhook_secret", "webhook_max_queue", "webhook_max_attempts"),
     "webhook delivery from Kafka": ("webhook_group_id", "webhook_max_age", "webhook_backoff_max"),
     "metrics and logs": ("metrics_port", "aggregate_metrics_port", "metrics_addr", "log_level"),
+    "labels from Kafka": ("labels_topic", "labels_dlq_topic", "labels_group_id"),
+    "retraining": (
+        "retrain_dir",
+        "retrain_golden",
+        "retrain_data",
+        "retrain_plan",
+        "retrain_base",
+        "retrain_teacher_base",
+        "retrain_warm_start",
+        "retrain_epochs",
+        "retrain_lr",
+        "retrain_batch_size",
+        "retrain_max_steps",
+        "retrain_device",
+        "retrain_max_macro_f1_drop",
+        "retrain_max_class_f1_drop",
+        "retrain_holdout_fraction",
+        "retrain_holdout_min",
+        "retrain_keep_versions",
+    ),
+    "retraining schedule": (
+        "retrain_min_new_labels",
+        "retrain_cron",
+        "retrain_interval",
+        "retrain_misfire_grace",
+        "retrain_metrics_port",
+    ),
 }
 
 # Embedded `run` aggregates in-process and posts webhooks itself, hence its aggregation and webhook
@@ -475,6 +612,32 @@ COMMANDS: dict[str, tuple[str, ...]] = {
         "event_time_max_future_s",
     ),
     "produce": ("kafka", "Kafka security", "news_topic", "partitions", "create_topics", "log_level"),
+    "retrain": ("retraining", "model_repo", "model_name", "max_length", "log_level"),
+    "scheduler": (
+        "retraining",
+        "model_repo",
+        "model_name",
+        "max_length",
+        "retraining schedule",
+        "kafka",
+        "Kafka security",
+        "labels from Kafka",
+        "partitions",
+        "create_topics",
+        "metrics_addr",
+        "log_level",
+    ),
+    "rollback": ("retrain_dir", "model_repo", "model_name", "log_level"),
+    "labels": ("retrain_dir", "log_level"),
+    "labels-consume": (
+        "kafka",
+        "Kafka security",
+        "labels from Kafka",
+        "retrain_dir",
+        "partitions",
+        "create_topics",
+        "log_level",
+    ),
 }
 
 

@@ -22,6 +22,7 @@ FLOORS = {
     "training": 2,
     "aggregate": 3,
     "demo": 3,
+    "retrain": 3,
     "settings": 4,
     "app": 5,
     "cli": 6,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from finsent.contracts.batch import RawRecord
 from finsent.contracts.news import DeadLetter, NewsItem
@@ -21,6 +22,8 @@ TOO_LARGE = "too_large"
 EMPTY = "empty"
 NO_EVENT_TIME = "no_event_time"
 UNPROCESSABLE = "unprocessable"
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def _summarise(err: ValidationError, limit: int = 5) -> str:
@@ -65,6 +68,26 @@ def parse_record(record: RawRecord, *, max_bytes: int, payload_limit: int) -> Ne
 
 
 def _parse(record: RawRecord, *, max_bytes: int, payload_limit: int) -> NewsItem | DeadLetter:
+    obj = decode_object(record, max_bytes=max_bytes, payload_limit=payload_limit)
+    if isinstance(obj, DeadLetter):
+        return obj
+    item = validate_model(record, obj, NewsItem, payload_limit)
+    if isinstance(item, DeadLetter) or item.published_at is not None:
+        return item
+    ts = record_time(record)
+    if ts is None:
+        return dead_letter(
+            record,
+            NO_EVENT_TIME,
+            f"no published_at, and the record timestamp {record.timestamp_ms} is not a usable time",
+            payload_limit,
+        )
+    return item.model_copy(update={"published_at": ts})
+
+
+def decode_object(record: RawRecord, *, max_bytes: int, payload_limit: int) -> dict[str, Any] | DeadLetter:
+    """The record's value as a JSON object, or the dead letter that says why it is not one. Raises
+    only for faults not foreseen (callers catch everything: see parse_record)."""
     value = record.value
     if not value:
         return dead_letter(record, EMPTY, "the record has no value", payload_limit)
@@ -86,24 +109,20 @@ def _parse(record: RawRecord, *, max_bytes: int, payload_limit: int) -> NewsItem
         return dead_letter(
             record, NOT_AN_OBJECT, f"expected a JSON object, got {type(obj).__name__}", payload_limit
         )
+    return obj
+
+
+def validate_model(
+    record: RawRecord, obj: dict[str, Any], model: type[M], payload_limit: int
+) -> M | DeadLetter:
+    """`obj` as a `model`, or a dead letter naming the missing or invalid fields."""
     try:
-        item = NewsItem.model_validate(obj)
+        return model.model_validate(obj)
     except ValidationError as exc:
         missing = any(e["type"] == "missing" for e in exc.errors())
         return dead_letter(
             record, MISSING_FIELD if missing else INVALID_FIELD, _summarise(exc), payload_limit
         )
-    if item.published_at is None:
-        ts = record_time(record)
-        if ts is None:
-            return dead_letter(
-                record,
-                NO_EVENT_TIME,
-                f"no published_at, and the record timestamp {record.timestamp_ms} is not a usable time",
-                payload_limit,
-            )
-        item = item.model_copy(update={"published_at": ts})
-    return item
 
 
 def record_time(record: RawRecord) -> datetime | None:

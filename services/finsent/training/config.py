@@ -30,6 +30,9 @@ class TrainConfig:
     # Layer-wise lr decay: layer k of L trains at lr * layer_decay ** (L - k), the embeddings at
     # lr * layer_decay ** (L + 1), the head at lr. 1.0 turns it off.
     layer_decay: float = 1.0
+    # Continue training a folder written by `finsent train` (its encoder and head) instead of a new
+    # head on `base`: retraining warm-starts from the production version this way.
+    init_from: str | None = None
     device: str = "auto"  # "auto": CUDA when torch sees a GPU, else CPU
     max_steps: int | None = None  # stop after this many optimiser steps (smoke tests)
     # Distillation (finsent distill): examples carry a teacher's probabilities at this temperature;

@@ -7,6 +7,7 @@ metrics, evaluation split), with the teacher, temperature and mixing recorded in
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ def distill(
     *,
     eval_set: list[Example] | None = None,
     report: LoadReport | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
     """Train the student (cfg.base) on the teacher's soft targets; returns train()'s metadata."""
     from finsent.training.train import train
@@ -69,4 +71,4 @@ def distill(
     examples = [replace(e, soft=s) for e, s in zip(labelled, soft[:n], strict=True)]
     examples += [Example(t, UNLABELLED, soft=s) for t, s in zip(extra, soft[n:], strict=True)]
     cfg = replace(cfg, extra={**cfg.extra, "teacher": str(teacher.resolve())})
-    return train(examples, out, cfg, eval_set=eval_set, report=report)
+    return train(examples, out, cfg, eval_set=eval_set, report=report, should_stop=should_stop)

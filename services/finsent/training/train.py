@@ -8,6 +8,7 @@ import math
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,13 @@ log = logging.getLogger(__name__)
 LABELS_FILE = "labels.json"
 METADATA_FILE = "finsent_training.json"
 EVAL_SPLIT_FILE = "eval_split.jsonl"
+
+
+class TrainingCancelled(RuntimeError):
+    """`should_stop` asked training to stop (a retraining run being abandoned); nothing is written."""
+
+
+StopCheck = Callable[[], bool]
 
 
 def _batches(examples: list[Example], size: int, rng: random.Random, tokenizer: Any, max_length: int):
@@ -174,7 +182,12 @@ def _prepare(base: Path, cfg: TrainConfig, weights: np.ndarray, steps: int) -> _
     device = resolve_device(cfg.device)
     id2label = {i: str(label) for i, label in enumerate(LABELS)}
     tokenizer = AutoTokenizer.from_pretrained(str(base))
-    model = new_classifier(base, cfg.pooling, id2label).to(device)
+    if cfg.init_from is not None:  # continue from a trained classifier, its head included
+        from finsent.training.classifier import load_classifier
+
+        model = load_classifier(base).to(device)
+    else:
+        model = new_classifier(base, cfg.pooling, id2label).to(device)
     class_weight = torch.tensor(weights, dtype=torch.float32, device=device)
     loss_fn = torch.nn.CrossEntropyLoss(
         weight=class_weight, label_smoothing=cfg.label_smoothing, reduction="none"
@@ -185,7 +198,12 @@ def _prepare(base: Path, cfg: TrainConfig, weights: np.ndarray, steps: int) -> _
 
 
 def _train_epoch(
-    fit: _Fit, train_set: list[Example], cfg: TrainConfig, rng: random.Random, epoch: int
+    fit: _Fit,
+    train_set: list[Example],
+    cfg: TrainConfig,
+    rng: random.Random,
+    epoch: int,
+    should_stop: StopCheck | None = None,
 ) -> float:
     """One pass over the training set (or up to cfg.max_steps); returns the mean loss."""
     import torch
@@ -198,6 +216,9 @@ def _train_epoch(
     )
     running, n = 0.0, 0
     for n, idx in enumerate(bar, start=1):
+        if should_stop is not None and should_stop():
+            bar.close()
+            raise TrainingCancelled(f"stopped in epoch {epoch} after {fit.step} steps")
         enc = _encode(fit.tokenizer, [train_set[i].text for i in idx], cfg.max_length)
         labels = torch.tensor([train_set[i].label for i in idx], device=fit.device)
         sample_weight = torch.tensor([train_set[i].weight for i in idx], device=fit.device)
@@ -255,7 +276,12 @@ def _report_epoch(epoch: int, loss: float, metrics: dict[str, Any], progress: bo
 
 
 def _fit_epochs(
-    fit: _Fit, train_set: list[Example], eval_set: list[Example], cfg: TrainConfig, staging: Path
+    fit: _Fit,
+    train_set: list[Example],
+    eval_set: list[Example],
+    cfg: TrainConfig,
+    staging: Path,
+    should_stop: StopCheck | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Train epoch by epoch, keep the best checkpoint (macro-F1 on eval_set) in `staging`, stop
     early after cfg.patience epochs without a gain; returns (best metrics with its epoch, history)."""
@@ -266,7 +292,7 @@ def _fit_epochs(
     history: list[dict[str, Any]] = []
     stale = 0
     for epoch in range(1, cfg.epochs + 1):
-        loss = _train_epoch(fit, train_set, cfg, rng, epoch)
+        loss = _train_epoch(fit, train_set, cfg, rng, epoch, should_stop)
         pred = predict_torch(fit.model, fit.tokenizer, eval_texts, cfg.max_length).argmax(axis=1)
         metrics = classification_report(eval_true, pred)
         history.append(_report_epoch(epoch, loss, metrics, cfg.progress))
@@ -293,10 +319,12 @@ def train(
     *,
     eval_set: list[Example] | None = None,
     report: LoadReport | None = None,
+    should_stop: StopCheck | None = None,
 ) -> dict[str, Any]:
     """Fine-tune and write the best checkpoint (by macro-F1 on the evaluation set) to `out`: the model,
     its tokenizer, the labels, the evaluation split and a metadata file. `out` appears whole or not
-    at all (written beside it, then renamed)."""
+    at all (written beside it, then renamed). `should_stop`, checked before every batch, abandons
+    the run (TrainingCancelled) with nothing written."""
     import torch
 
     if cfg.threads:
@@ -313,14 +341,20 @@ def train(
     if cfg.epochs < 1:
         raise ValueError("epochs must be at least 1")
 
-    base = resolve_base(cfg.base)
+    base = Path(cfg.init_from) if cfg.init_from is not None else resolve_base(cfg.base)
+    if cfg.init_from is not None and not (base / "config.json").is_file():
+        raise ValueError(f"init_from {base}: not a folder written by `finsent train` (no config.json)")
     counts, weights = class_weights(train_set, cfg.class_weights)
     fit = _prepare(base, cfg, weights, total_steps(len(train_set), cfg))
     started = time.time()
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    best, history = _fit_epochs(fit, train_set, eval_set, cfg, staging)
+    try:
+        best, history = _fit_epochs(fit, train_set, eval_set, cfg, staging, should_stop)
+    except TrainingCancelled:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     metadata = {
         "base": str(base),
         "labels": [str(label) for label in LABELS],

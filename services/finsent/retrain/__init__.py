@@ -1,0 +1,3 @@
+"""Retraining: analysts' labels in (label store, import, Kafka ingest), one retraining run (build the
+data, train, evaluate against production on a golden set, promote or reject, report), rollback, and
+the run ledger that the scheduler and the metrics read."""
