@@ -44,7 +44,15 @@ class Workspace:
         )
 
     def finsent_argv(self, *args: str) -> list[str]:
+        return self.argv(*args)
+
+    @staticmethod
+    def argv(*args: str) -> list[str]:
         return [sys.executable, "-m", "finsent.cli", *args]
+
+    @staticmethod
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(Workspace.argv(*args), capture_output=True, text=True)
 
     def label_file(self, name: str, labeller: str, *, shuffled: bool = False) -> Path:
         """The pool labelled by `labeller`: rightly, or with the labels permuted (a bad labeller)."""
