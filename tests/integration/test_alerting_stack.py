@@ -4,7 +4,9 @@ and aggregator metrics -> Prometheus (shipped rules) -> Alertmanager (shipped co
 Scenario: 80 minutes of event time on five tickers. Four are steady (3 items/min, ~12% negative
 texts, random); Pfizer is quiet and then gets a 10-minute negative burst at the end. Bounds stated
 here: FinSent's webhook fires within 60 s and Alertmanager's within 90 s of the messages being
-produced, for Pfizer (and its sector, which has no other member here) and nothing else."""
+produced, for Pfizer (and its sector, which has no other member here) and nothing else. A retraining
+scheduler (after one real run on a tiny model) is scraped too, so the dashboard's retraining row is
+checked against real metrics."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from finsent.contracts.alert import AlertEvent
 from finsent.demo.make_data import FEED_TEMPLATES
 from finsent.kafka.client import ensure_topics
 from support.kafka import REPO, Topics, finsent_args, fresh_topics, produce
+from support.retraining import make_workspace
 from support.stack import (
     Process,
     WebhookReceiver,
@@ -119,11 +122,25 @@ def stack(kafka, model_repo, tmp_path_factory):
     ensure_topics(kafka, [topics.news + ".by-topic", topics.news + ".alerts"], 6)
     rx = WebhookReceiver()
     am_proc, am_addr = start_alertmanager(work, rx.url("/alertmanager"))
-    scorer_port, agg_port = free_port(), free_port()
+    scorer_port, agg_port, retrain_port = free_port(), free_port(), free_port()
     prom_proc, prom = start_prometheus(
         work,
-        {"finsent-scorer": f"127.0.0.1:{scorer_port}", "finsent-aggregator": f"127.0.0.1:{agg_port}"},
+        {
+            "finsent-scorer": f"127.0.0.1:{scorer_port}",
+            "finsent-aggregator": f"127.0.0.1:{agg_port}",
+            "finsent-retrain": f"127.0.0.1:{retrain_port}",
+        },
         am_addr,
+    )
+    retraining = make_workspace(work / "retrain", work / "tiny-bert")
+    assert (
+        retraining.finsent("labels", "import", str(retraining.label_file("ana.csv", "ana"))).returncode == 0
+    )
+    assert "promoted" in retraining.finsent("retrain").stdout
+    scheduler = Process(
+        retraining.finsent_argv("scheduler"),
+        work / "scheduler.log",
+        env={**retraining.env, "FINSENT_RETRAIN_METRICS_PORT": str(retrain_port)},
     )
     scorer = FinsentProcess(
         "run", kafka, topics, model_repo, work / "scorer.log", "--metrics-port", str(scorer_port)
@@ -172,6 +189,7 @@ def stack(kafka, model_repo, tmp_path_factory):
     yield state
     state["scorer"].stop()
     state["aggregator"].stop()
+    scheduler.stop()
     prom_proc.stop()
     am_proc.stop()
     rx.close()

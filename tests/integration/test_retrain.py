@@ -171,3 +171,24 @@ def test_prune_keeps_the_newest_versions(tmp_path: Path):
     assert prune(tmp_path, NAME, keep=2) == [1, 2]
     assert versions(tmp_path, NAME) == [3, 4]
     assert sorted(p.name for p in (tmp_path / NAME).iterdir()) == ["3", "4"]
+
+
+def test_the_gpu_hosts_plan_trains_a_teacher_then_distils_the_student(ws: Workspace, tmp_path: Path):
+    """`teacher-student` (the plan where torch sees a GPU), on CPU with tiny bases: the teacher is
+    trained, the served student learns from its soft labels, and the teacher is kept for next time."""
+    from support.tiny_models import tiny_bert_base
+
+    teacher_base = tiny_bert_base(tmp_path / "tiny-teacher", hidden=96)
+    assert ws.finsent("labels", "import", str(ws.label_file("ana.csv", "ana"))).returncode == 0
+    env = {"FINSENT_RETRAIN_PLAN": "teacher-student", "FINSENT_RETRAIN_TEACHER_BASE": str(teacher_base)}
+    r = ws.finsent("retrain", env=env)
+    assert r.returncode == 0 and "run 1: promoted" in r.stdout, r.stderr[-3000:]
+    training = report(ws, 1)["training"]
+    assert training["plan"] == "teacher-student"
+    assert training["teacher"]["config"]["base"] == str(teacher_base)
+    assert training["student"]["config"]["distill_temperature"] == 2.0
+    assert (ws.state / "checkpoints" / "run-1-teacher" / "config.json").is_file()
+    student = json.loads(
+        (Path(read_manifest(ws.repo / NAME / "1").source) / "finsent_training.json").read_text()
+    )
+    assert student["distillation"]["teacher"].endswith("teacher")

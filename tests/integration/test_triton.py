@@ -1,5 +1,5 @@
 """The Triton backend against a real local Triton Inference Server (CPU, Python backend), and the
-scorer on real Kafka through it: same scores as the embedded backend, a new version mid-stream,
+scorer on real Kafka through it: same scores as the embedded backend, a version promoted mid-stream,
 Triton killed mid-stream."""
 
 from __future__ import annotations
@@ -86,16 +86,11 @@ class LocalTriton:
 
 
 def add_version(repo: Path, source: Path) -> int:
-    """Drop a version into the served repository the way `finsent export` does: aside, then rename."""
-    version = (latest_version(repo, NAME) or 0) + 1
-    staging = repo / NAME / f".staging-{version}"
-    shutil.copytree(source, staging)
-    shutil.copy2(REPO / "services" / "finsent" / "triton" / "python_model.py", staging / "model.py")
-    manifest = json.loads((staging / "manifest.json").read_text())
-    manifest["version"] = version
-    (staging / "manifest.json").write_text(json.dumps(manifest))
-    staging.rename(repo / NAME / str(version))
-    return version
+    """Promote a version into the served repository the way a retraining run does (retrain.promote:
+    copied aside inside the repository, published as the next version with one rename)."""
+    from finsent.retrain.promote import republish
+
+    return republish(source, repo, NAME, {"lineage": {"parent_version": latest_version(repo, NAME)}}).version
 
 
 @pytest.fixture(scope="module")
@@ -236,7 +231,7 @@ def test_new_version_mid_stream_and_triton_killed_mid_stream(kafka, served, tmp_
     )
     try:
         assert wait_committed(kafka, topics.group, topics.news, 300, 120) >= 300, scorer.output()[-2000:]
-        # 1. A new version appears while the stream runs.
+        # 1. A new version is promoted while the stream runs.
         new_version = add_version(served["repo"], served["source"])
         produce(kafka, topics.news, items[600:900])
         time.sleep(4)  # Triton polls every second and loads it
