@@ -391,6 +391,24 @@ class Settings(BaseSettings):
             parse_window(part)
         return value
 
+    @field_validator("retrain_interval")
+    @classmethod
+    def _interval(cls, value: str | None) -> str | None:
+        if value:
+            parse_window(value)
+        return value or None
+
+    @field_validator("retrain_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        # The full check is APScheduler's (CronTrigger.from_crontab) when the scheduler starts; this
+        # catches the common slip (a 6-field line, a missing field) without importing it here.
+        if len(value.split()) != 5:
+            raise ValueError(
+                f"expected a crontab line of 5 fields (minute hour day month weekday), got {value!r}"
+            )
+        return value
+
     @property
     def embedded(self) -> bool:
         return self.kafka is None

@@ -299,3 +299,34 @@ def test_file_lock_is_exclusive_and_names_the_holder(tmp_path: Path):
     # flock locks belong to the open file: a second open in the same process is refused too.
     with pytest.raises(LockBusy), file_lock(lock, "outer"), file_lock(lock, "inner"):
         pass
+
+
+def test_skipped_runs_are_counted_and_only_the_newest_kept(tmp_path: Path):
+    from finsent.retrain import ledger as ledger_module
+
+    ledger = RunLedger(tmp_path / "runs.db")
+    for _ in range(ledger_module.KEEP_SKIPPED + 30):
+        ledger.finish(ledger.start("schedule", 0), "skipped", "too few new labels")
+    ledger.finish(ledger.start("schedule", 5), "promoted", "better")
+    assert ledger.counts()["skipped"] == ledger_module.KEEP_SKIPPED + 30  # the counter never goes back
+    assert len(ledger.runs()) == ledger_module.KEEP_SKIPPED + 1  # the rows are bounded
+    assert ledger.runs()[0].outcome == "promoted"
+
+
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({"FINSENT_RETRAIN_CRON": "0 3 * * * *"}, "5 fields"),
+        ({"FINSENT_RETRAIN_INTERVAL": "soon"}, "expected a number and a unit"),
+        ({"FINSENT_RETRAIN_MAX_MACRO_F1_DROP": "2"}, "less than or equal to 1"),
+    ],
+)
+def test_retraining_settings_are_checked(monkeypatch: pytest.MonkeyPatch, env: dict, message: str):
+    from pydantic import ValidationError
+
+    from finsent.settings import Settings
+
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ValidationError, match=message):
+        Settings()

@@ -40,8 +40,12 @@ CREATE TABLE IF NOT EXISTS runs (
     reason TEXT,
     labels_total INTEGER NOT NULL DEFAULT 0,
     details TEXT NOT NULL DEFAULT '{}'
-)
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)
 """
+# A skipped run trains nothing and says only "too few new labels"; an hourly trigger makes thousands a
+# year. The newest are kept as rows (they show the scheduler is alive); a counter keeps the total.
+KEEP_SKIPPED = 100
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,7 @@ class RunLedger:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._db() as db:
-            db.execute(_SCHEMA)
+            db.executescript(_SCHEMA)
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -92,6 +96,17 @@ class RunLedger:
                 "UPDATE runs SET finished_at = ?, outcome = ?, reason = ?, details = ? WHERE id = ?",
                 (time.time(), outcome, reason, json.dumps(details or {}, default=str), run_id),
             )
+            if outcome == SKIPPED:
+                db.execute(
+                    "INSERT INTO counters (name, value) VALUES (?, 1) "
+                    "ON CONFLICT (name) DO UPDATE SET value = value + 1",
+                    (SKIPPED,),
+                )
+                db.execute(
+                    "DELETE FROM runs WHERE outcome = ? AND id NOT IN "
+                    "(SELECT id FROM runs WHERE outcome = ? ORDER BY id DESC LIMIT ?)",
+                    (SKIPPED, SKIPPED, KEEP_SKIPPED),
+                )
 
     def abandon_unfinished(self) -> list[int]:
         """Mark runs still `running` as abandoned. Call only while holding the run lock: then no run
@@ -129,8 +144,11 @@ class RunLedger:
         return next((r for r in self.runs() if r.outcome in outcomes), None)
 
     def counts(self) -> dict[str, int]:
+        """Runs by outcome since the ledger began (skipped ones from their counter: see KEEP_SKIPPED)."""
         with self._db() as db:
             found = dict(db.execute("SELECT outcome, COUNT(*) FROM runs GROUP BY outcome").fetchall())
+            skipped = db.execute("SELECT value FROM counters WHERE name = ?", (SKIPPED,)).fetchone()
+        found[SKIPPED] = skipped[0] if skipped else 0
         return {o: int(found.get(o, 0)) for o in OUTCOMES}
 
     def consecutive_failures(self) -> int:

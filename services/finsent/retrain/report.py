@@ -10,13 +10,25 @@ from typing import Any
 
 from finsent.contracts.news import LABELS
 
+KEEP_REPORTS = 500  # pairs of files; the oldest go first
+
 
 def write_report(folder: Path, report: dict[str, Any]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"run-{report['run_id']}.json"
     _write_atomic(path, json.dumps(report, indent=2, default=str))
     _write_atomic(path.with_suffix(".md"), render(report))
+    _prune(folder)
     return path
+
+
+def _prune(folder: Path) -> None:
+    runs = sorted(
+        (int(p.stem.split("-")[1]) for p in folder.glob("run-*.json") if p.stem.split("-")[1].isdigit()),
+    )
+    for run_id in runs[:-KEEP_REPORTS]:
+        for suffix in (".json", ".md"):
+            (folder / f"run-{run_id}{suffix}").unlink(missing_ok=True)
 
 
 def _write_atomic(path: Path, text: str) -> None:

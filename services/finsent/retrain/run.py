@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from finsent.contracts.label import LabelEvent
 from finsent.contracts.news import LABELS
 from finsent.inference.model_repo import latest_version, read_manifest, sha256, version_dir, versions
 from finsent.retrain import ledger as outcomes
@@ -146,9 +147,12 @@ def _train_models(
         return work / "student", done
     if plan != "teacher-student":
         raise RetrainError(f"unknown plan {plan!r}: expected auto, student or teacher-student")
-    teacher_meta = train(
-        data.train, work / "teacher", replace(cfg.teacher, progress=False), should_stop=should_stop
-    )
+    teacher_cfg: TrainConfig = replace(cfg.teacher, progress=False)
+    previous = _latest_teacher(StatePaths(cfg.state_dir)) if cfg.warm_start else None
+    if previous is not None:  # the teacher learns on from the last promoted run's teacher
+        teacher_cfg = replace(teacher_cfg, init_from=str(previous))
+    done["teacher_warm_start_from"] = str(previous) if previous else None
+    teacher_meta = train(data.train, work / "teacher", teacher_cfg, should_stop=should_stop)
     done["teacher"] = {"config": teacher_meta["config"], "metrics": teacher_meta["metrics"]}
     _check(should_stop)
     student_cfg = replace(
@@ -157,6 +161,11 @@ def _train_models(
     meta = distill(work / "teacher", data.train, [], work / "student", student_cfg, should_stop=should_stop)
     done["student"] = {"config": meta["config"], "metrics": meta["metrics"], "base": meta["base"]}
     return work / "student", done
+
+
+def _latest_teacher(paths: StatePaths) -> Path | None:
+    teachers = sorted(paths.checkpoints.glob("run-*-teacher"), key=lambda p: int(p.name.split("-")[1]))
+    return teachers[-1] if teachers and (teachers[-1] / "config.json").is_file() else None
 
 
 def _evaluate(folder: Path, examples: list[Example], max_length: int) -> dict[str, Any] | None:
@@ -223,7 +232,7 @@ def _run(
     report: dict[str, Any],
     started: float,
     work: Path,
-    events: list,
+    events: list[LabelEvent],
     should_stop: StopCheck | None,
 ) -> RunResult:
     from finsent.training.export import export
@@ -314,8 +323,9 @@ def _prune_checkpoints(cfg: RetrainConfig, paths: StatePaths) -> None:
         Path(read_manifest(version_dir(cfg.repo, cfg.model_name, v)).source).resolve()
         for v in versions(cfg.repo, cfg.model_name)
     }
-    teachers = sorted(paths.checkpoints.glob("run-*-teacher"), key=lambda p: int(p.name.split("-")[1]))
-    kept |= {t.resolve() for t in teachers[-1:]}
+    teacher = _latest_teacher(paths)
+    if teacher is not None:
+        kept.add(teacher.resolve())
     for folder in paths.checkpoints.iterdir():
         if folder.is_dir() and folder.resolve() not in kept:
             shutil.rmtree(folder, ignore_errors=True)
@@ -336,10 +346,11 @@ def _finish(
         finished_at=datetime.now(UTC).isoformat(),
         duration_s=round(time.monotonic() - started, 1),
     )
-    path = write_report(paths.reports, report)
+    # A skipped run has nothing to report beyond its reason (kept in the ledger).
+    path = write_report(paths.reports, report) if outcome != outcomes.SKIPPED else None
     golden = (report.get("metrics") or {}).get("golden") or {}
     details = {
-        "report": str(path),
+        "report": str(path) if path else None,
         "promoted_version": promoted,
         "candidate_golden_macro_f1": (golden.get("candidate") or {}).get("macro_f1"),
         "serving_golden_macro_f1": (golden.get("serving") or {}).get("macro_f1"),
