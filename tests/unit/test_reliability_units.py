@@ -7,6 +7,7 @@ import json
 import logging
 import random
 import threading
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from finsent.aggregate.aggregator import Aggregator
+from finsent.aggregate.aggregator import Aggregator, event_time_s
 from finsent.aggregate.detector import DetectorConfig
+from finsent.aggregate.partition_clock import PartitionClock
 from finsent.aggregate.runner import AlertPublisher
 from finsent.aggregate.topic_metrics import TopicMetrics
 from finsent.aggregate.windows import TopicWindows
@@ -131,27 +133,70 @@ def test_a_bucket_first_seen_after_a_later_one_is_counted():
     assert w.window(10 * 60, 3600).total == 11
 
 
-def test_a_backlog_read_out_of_order_fires_what_an_in_order_run_fires():
+def _partitioned(events: list, salt: int, n: int = 6) -> list[list]:
+    """The events as `n` partitions would hold them (keyed by topic and id, with a stable hash)."""
+    return [[e for e in events if zlib.crc32(f"{salt}:{e.topic}:{e.id}".encode()) % n == p] for p in range(n)]
+
+
+@pytest.mark.parametrize("salt", range(12))
+def test_a_backlog_read_partition_by_partition_fires_what_an_in_order_run_fires(salt: int):
+    """Six partitions, each read whole before the next (a backlog; kafka-python can drain one
+    partition's fetch before the next), in micro-batches, with the runner's watermark
+    (PartitionClock): most minutes arrive after the newest event time has passed them."""
     events = burst_scenario()
     in_order = [
         (x.topic, x.status, x.started_at) for x in Aggregator(WINDOWS, DetectorConfig()).apply(events)
     ]
     assert ("BA", "firing") in {(t, s) for t, s, _ in in_order}
-    # Six partitions, each read whole before the next (as kafka-python drains one partition's fetch
-    # before the next), in micro-batches: most minutes arrive after the clock has passed them.
-    parts = [[e for e in events if hash(e.topic + e.id[-1]) % 6 == p] for p in range(6)]
-    stream = [e for part in parts for e in part]
+    parts = [p for p in _partitioned(events, salt) if p]  # an empty partition goes idle
+    clock = PartitionClock(idle_s=30.0)
+    clock.assigned(range(len(parts)), now=0.0)
     a = Aggregator(WINDOWS, DetectorConfig())
     out = []
-    for i in range(0, len(stream), 512):
-        out += [(x.topic, x.status, x.started_at) for x in a.apply(stream[i : i + 512])]
-    # The same alerts, each once. A firing can come a few minutes later in event time than in order:
-    # an alert already sent is never retracted, so data that arrives after it cannot move it earlier.
-    assert sorted((t, s) for t, s, _ in out) == sorted((t, s) for t, s, _ in in_order)
-    started = {(t, s): at for t, s, at in in_order}
-    for t, s, at in out:
-        assert timedelta(0) <= at - started[(t, s)] <= timedelta(minutes=5)
-    assert a.reassessed > 0
+    for p, part in enumerate(parts):
+        for i in range(0, len(part), 512):
+            batch = part[i : i + 512]
+            clock.delivered(p, max(event_time_s(e) for e in batch), now=1.0)
+            until = clock.safe_time(now=1.0, clock=a.clock_s)
+            out += [(x.topic, x.status, x.started_at) for x in a.apply(batch, until_s=until)]
+    # Every partition is idle at the end of the backlog: the rest is assessed.
+    out += [
+        (x.topic, x.status, x.started_at)
+        for x in a.apply([], until_s=clock.safe_time(now=99.0, clock=a.clock_s))
+    ]
+    # The same alerts, each once, at the same event time.
+    assert sorted(out) == sorted(in_order)
+    times = [event_time_s(e) for part in parts for e in part]
+    assert times != sorted(times)  # the stream really was out of event-time order
+
+
+def test_without_a_watermark_a_partial_backlog_can_resolve_a_spike_early():
+    """Why the runner holds the clock for partitions that have not delivered: assessing the newest
+    minutes on part of the data resolved BA's spike prematurely (one partitioning in twelve)."""
+    events = burst_scenario()
+    extra = 0
+    for salt in range(12):
+        stream = [e for part in _partitioned(events, salt) for e in part]
+        a = Aggregator(WINDOWS, DetectorConfig())
+        statuses = [x.status for i in range(0, len(stream), 512) for x in a.apply(stream[i : i + 512])]
+        assert "firing" in statuses  # the spike is still found out of order (the windows' re-sort)
+        extra += statuses.count("resolved")
+    assert extra >= 1
+
+
+def test_a_partition_that_has_not_delivered_holds_the_clock_until_it_goes_idle():
+    clock = PartitionClock(idle_s=30.0)
+    clock.assigned(["p0", "p1"], now=0.0)
+    clock.delivered("p0", 1_000.0, now=1.0)
+    assert clock.safe_time(now=1.0, clock=600.0) == 600.0  # p1 may still bring earlier minutes
+    clock.delivered("p1", 900.0, now=2.0)
+    assert clock.safe_time(now=2.0, clock=600.0) == 900.0  # the slowest partition's newest event
+    assert clock.safe_time(now=31.5, clock=600.0) == 900.0  # p0 idle: p1 alone counts
+    assert clock.safe_time(now=40.0, clock=600.0) == 1_000.0  # all idle: everything seen
+    clock.assigned(["p2"], now=50.0)
+    clock.delivered("p2", None, now=51.0)  # only unreadable records: silence, not a delivery
+    assert clock.safe_time(now=79.0, clock=700.0) == 700.0
+    assert clock.safe_time(now=81.0, clock=700.0) is None  # idle with nothing seen
 
 
 # -- 3. far-future (and far-past) event times -----------------------------------------------------

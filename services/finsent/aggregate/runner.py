@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from finsent.aggregate.aggregator import Aggregator, event_time_s
+from finsent.aggregate.partition_clock import PartitionClock
+from finsent.aggregate.windows import bucket_of
 from finsent.alerts.publisher import AlertPublisher, alert_key
 from finsent.contracts.alert import AlertEvent
 from finsent.contracts.topic_score import TopicScore
@@ -71,11 +73,9 @@ class AggregateRunner:
         self._pending_assignment: list[Partition] | None = None
         self._rebuild_until: dict[Partition, int] = {}
         self._next_offset: dict[Partition, int] = {}
-        self._partition_time: dict[Partition, float] = {}
-        self._partition_seen_at: dict[Partition, float] = {}
+        self._clock = PartitionClock(idle_s)
         self._sent: set[tuple[str, str, str]] = set()
         self._sent_order: deque[tuple[str, str, str]] = deque()
-        self._idle_s = idle_s
         self._failures = FailureStreak(log, max_backoff_s=MAX_BACKOFF_S)
         self._stop = threading.Event()
         # The rebuild itself happens on the next step(), in the polling thread.
@@ -102,7 +102,7 @@ class AggregateRunner:
         for tp, start in next_offset.items():
             self.consumer.seek(tp, start)
         self.aggregator, self._rebuild_until, self._next_offset = aggregator, rebuild_until, next_offset
-        self._partition_time, self._partition_seen_at = {}, {}
+        self._clock.assigned(assigned, time.monotonic())
         self._sent, self._sent_order = set(sent), deque(sent)
         log.info(
             "assigned %d partitions; rebuilding state from offsets %s (committed %s); %d alert events "
@@ -164,11 +164,13 @@ class AggregateRunner:
             self._rebuild(assigned)
             self._pending_assignment = None
             return 0  # what was just polled is read again from the rebuild offsets
-        if not polled:
+        if not polled and not self._clock_can_move():
             return 0
+        # (An empty poll goes on when the clock can move: a partition that held it went idle.)
         events: list[TopicScore] = []
         n = 0
         for tp, records in polled.items():
+            newest: float | None = None
             for r in records:
                 n += 1
                 try:
@@ -180,11 +182,10 @@ class AggregateRunner:
                     continue
                 ev = self._bounded(ev, r.timestamp)
                 events.append(ev)
-                seen = event_time_s(ev)
-                self._partition_time[tp] = max(self._partition_time.get(tp, seen), seen)
-            self._partition_seen_at[tp] = time.monotonic()
+                newest = max(newest or 0.0, event_time_s(ev))
+            self._clock.delivered(tp, newest, time.monotonic())
             self._next_offset[tp] = records[-1].offset + 1
-        until = self._safe_time()
+        until = self._clock.safe_time(time.monotonic(), self.aggregator.clock_s)
         # While any partition is still re-reading its history, the clock must not move: the topics
         # of the partitions not read yet would be assessed without their data.
         rebuilding = any(self._next_offset.get(tp, 0) < end for tp, end in self._rebuild_until.items())
@@ -198,6 +199,10 @@ class AggregateRunner:
             commit(self.consumer, {tp: o for tp, o in self._next_offset.items() if o > 0})
         return n
 
+    def _clock_can_move(self) -> bool:
+        until = self._clock.safe_time(time.monotonic(), self.aggregator.clock_s)
+        return until is not None and bucket_of(until) > self.aggregator.clock_s
+
     def _bounded(self, ev: TopicScore, record_ts_ms: int) -> TopicScore:
         """Defence in depth for records from scorers that did not bound event time: none may lie
         further ahead of the time its record was written than the scorer would have allowed."""
@@ -210,19 +215,6 @@ class AggregateRunner:
             return ev.model_copy(update={"event_time": datetime.fromtimestamp(latest, UTC)})
         except (OverflowError, OSError, ValueError):
             return ev
-
-    def _safe_time(self) -> float | None:
-        """Event time up to which every partition that is still delivering has delivered: the
-        slowest one's newest event. A partition silent for `idle_s` does not hold the others back."""
-        now = time.monotonic()
-        active = [
-            t
-            for tp, t in self._partition_time.items()
-            if now - self._partition_seen_at.get(tp, 0) < self._idle_s
-        ]
-        if active:
-            return min(active)
-        return max(self._partition_time.values(), default=None)
 
     def run(self, stop: threading.Event) -> None:
         self._stop = stop
