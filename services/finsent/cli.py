@@ -258,12 +258,15 @@ def cmd_produce(args: argparse.Namespace) -> int:
 def cmd_retrain(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     _setup_logging(settings.log_level)
+    from dataclasses import replace
+
     from finsent.app import wiring
     from finsent.retrain.run import retrain
 
     stop = threading.Event()
     wiring.install_signal_handlers(stop)  # SIGTERM: the run is abandoned cleanly, nothing promoted
-    result = retrain(settings.retrain_config(), trigger="manual", should_stop=stop.is_set)
+    cfg = replace(settings.retrain_config(), progress=sys.stderr.isatty())
+    result = retrain(cfg, trigger="manual", should_stop=stop.is_set)
     print(f"run {result.run_id}: {result.outcome}: {result.reason}")
     if result.report is not None:
         print(f"report: {result.report.with_suffix('.md')} (and {result.report.name})")

@@ -33,3 +33,4 @@ class RetrainConfig:
     export_format: str = "auto"
     distill_temperature: float = 2.0
     distill_alpha: float = 0.5
+    progress: bool = False  # progress bars and epoch lines (a person at a terminal; not the scheduler)

@@ -139,7 +139,8 @@ def _train_models(
     from finsent.training.train import train
 
     plan = _plan(cfg)
-    student_cfg: TrainConfig = replace(cfg.student, init_from=str(warm) if warm else None, progress=False)
+    init_from = str(warm) if warm else None
+    student_cfg: TrainConfig = replace(cfg.student, init_from=init_from, progress=cfg.progress)
     done: dict[str, Any] = {"plan": plan, "warm_start_from": str(warm) if warm else None}
     if plan == "student":
         meta = train(data.train, work / "student", student_cfg, should_stop=should_stop)
@@ -147,7 +148,7 @@ def _train_models(
         return work / "student", done
     if plan != "teacher-student":
         raise RetrainError(f"unknown plan {plan!r}: expected auto, student or teacher-student")
-    teacher_cfg: TrainConfig = replace(cfg.teacher, progress=False)
+    teacher_cfg: TrainConfig = replace(cfg.teacher, progress=cfg.progress)
     previous = _latest_teacher(StatePaths(cfg.state_dir)) if cfg.warm_start else None
     if previous is not None:  # the teacher learns on from the last promoted run's teacher
         teacher_cfg = replace(teacher_cfg, init_from=str(previous))
