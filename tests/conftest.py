@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from support.broker import broker_for
+from support.retraining import Workspace, make_workspace
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".cache"
@@ -33,3 +34,15 @@ def model_repo() -> Path:
     repo = CACHE / "test-model-repo"
     ensure_demo_model(repo, "finsent_sentiment")
     return repo
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the tiny BERT of the retraining tests lives (built by the first workspace, then reused)."""
+    return tmp_path_factory.mktemp("bases") / "tiny-bert"
+
+
+@pytest.fixture
+def ws(tmp_path: Path, tiny_base: Path) -> Workspace:
+    """A retraining workspace (support/retraining.py): tiny base, golden set, labels to import."""
+    return make_workspace(tmp_path / "ws", tiny_base)

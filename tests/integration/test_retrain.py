@@ -23,21 +23,11 @@ from finsent.retrain.metrics import RetrainCollector
 from finsent.retrain.promote import prune
 from finsent.retrain.state import StatePaths
 from support.process import Process
-from support.retraining import Workspace, make_workspace, report
+from support.retraining import Workspace, report
 
 pytestmark = pytest.mark.slow
 
 NAME = "finsent_sentiment"
-
-
-@pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("bases") / "tiny-bert"
-
-
-@pytest.fixture
-def ws(tmp_path: Path, tiny_base: Path) -> Workspace:
-    return make_workspace(tmp_path / "ws", tiny_base)
 
 
 def samples(metric_families, name: str) -> dict[tuple, float]:

@@ -21,19 +21,9 @@ from finsent.kafka.client import ensure_topics
 from finsent.retrain.label_store import LabelStore
 from support.kafka import Scorer, committed_total, consume, fresh_topics, news, produce
 from support.process import Process
-from support.retraining import Workspace, make_workspace
+from support.retraining import Workspace
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-
-
-@pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("bases") / "tiny-bert"
-
-
-@pytest.fixture
-def ws(tmp_path: Path, tiny_base: Path) -> Workspace:
-    return make_workspace(tmp_path / "ws", tiny_base)
 
 
 def label(i: int, **override: object) -> bytes:
@@ -112,14 +102,20 @@ def test_scoring_goes_on_across_a_promotion(kafka: str, ws: Workspace, tmp_path:
     scorer = Scorer(
         kafka, topics, ws.repo, "--model-poll-s", "1", "--max-batch", "32", log=tmp_path / "s.log"
     )
-    total = 1200
     texts = [t for t, _ in ws.pool]
+    produced = 0
+    promoted = threading.Event()
 
     def paced() -> None:
-        for start in range(0, total, 40):
-            produce(
-                kafka, topics.news, [news(f"m{i}", texts[i % len(texts)]) for i in range(start, start + 40)]
-            )
+        # News flows before, during and for 20 batches (10 s, ten model polls) after the promotion,
+        # however long the retraining run takes on this machine.
+        nonlocal produced
+        after = 0
+        while after < 20:
+            batch = [news(f"m{i}", texts[i % len(texts)]) for i in range(produced, produced + 40)]
+            produce(kafka, topics.news, batch)
+            produced += len(batch)
+            after += promoted.is_set()
             time.sleep(0.5)
 
     producer = threading.Thread(target=paced)
@@ -128,10 +124,13 @@ def test_scoring_goes_on_across_a_promotion(kafka: str, ws: Workspace, tmp_path:
         for name in ("ana", "bo"):
             assert ws.finsent("labels", "import", str(ws.label_file(f"{name}.csv", name))).returncode == 0
         r = ws.finsent("retrain")
+        promoted.set()
         assert "run 2: promoted" in r.stdout, r.stdout + r.stderr[-2000:]
         producer.join()
+        total = produced
         scored = consume(kafka, topics.scored, expect=total, timeout_s=120)
     finally:
+        promoted.set()
         producer.join()
         scorer.stop()
     items = [(r.partition, r.offset, ScoredItem.model_validate_json(r.value)) for r in scored]

@@ -18,21 +18,16 @@ pytest.importorskip("apscheduler")
 from finsent.inference.model_repo import versions
 from finsent.retrain.ledger import Run, RunLedger
 from support.process import Process
-from support.retraining import Workspace, make_workspace
+from support.retraining import Workspace
 
 pytestmark = pytest.mark.slow
 
 NAME = "finsent_sentiment"
 
 
-@pytest.fixture(scope="module")
-def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("bases") / "tiny-bert"
-
-
 @pytest.fixture
-def ws(tmp_path: Path, tiny_base: Path) -> Workspace:
-    ws = make_workspace(tmp_path / "ws", tiny_base)
+def ws(ws: Workspace) -> Workspace:
+    """The shared workspace (conftest), with one careful analyst's labels stored."""
     assert ws.finsent("labels", "import", str(ws.label_file("ana.csv", "ana"))).returncode == 0
     return ws
 

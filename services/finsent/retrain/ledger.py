@@ -152,11 +152,17 @@ class RunLedger:
         return {o: int(found.get(o, 0)) for o in OUTCOMES}
 
     def consecutive_failures(self) -> int:
-        n = 0
-        for run in self.runs():
-            if run.outcome in (RUNNING, SKIPPED):
-                continue
-            if run.outcome != FAILED:
-                break
-            n += 1
-        return n
+        return consecutive_failures(self.runs())
+
+
+def consecutive_failures(runs: list[Run]) -> int:
+    """Failed runs (newest first) since the last one that did not fail; skipped and running ones
+    neither count nor break the streak."""
+    n = 0
+    for run in runs:
+        if run.outcome in (RUNNING, SKIPPED):
+            continue
+        if run.outcome != FAILED:
+            break
+        n += 1
+    return n

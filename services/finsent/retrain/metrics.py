@@ -75,7 +75,7 @@ class RetrainCollector(Collector):
         yield GaugeMetricFamily(
             "finsent_retrain_consecutive_failures",
             "Failed retraining runs since the last one that decided",
-            value=ledger.consecutive_failures(),
+            value=outcomes.consecutive_failures(runs),  # from the rows read above, not a second read
         )
         yield GaugeMetricFamily(
             "finsent_retrain_running",
