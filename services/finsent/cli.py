@@ -130,18 +130,51 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         label_smoothing=args.label_smoothing,
         layer_decay=args.layer_decay,
         device=args.device,
+        init_from=args.init_from,
+        train_only=args.train_only,
+        event_loss_weight=args.event_loss_weight,
     )
+
+
+def _load_training_data(args: argparse.Namespace):
+    """(examples, load report, eval set or None) from --data (sentiment) and --event-data (event
+    type) files, one example per text; exits 2 with a message when there is neither."""
+    from finsent.training.data import Example, LoadReport, load, merge_heads
+
+    if not args.data and not args.event_data:
+        raise SystemExit("finsent: give --data (sentiment) and/or --event-data (event type) files")
+    report = LoadReport()
+    examples: list[Example] = []
+    if args.data:
+        examples, report = load([Path(p) for p in args.data])
+    if args.event_data:
+        events, event_report = load([Path(p) for p in args.event_data], head="event")
+        examples = merge_heads(examples, events)
+        report.files.update(event_report.files)
+        for key in ("rows", "duplicates_dropped", "conflicts_dropped", "conflicts_resolved"):
+            setattr(report, key, getattr(report, key) + getattr(event_report, key))
+    eval_set = None
+    if args.eval or args.event_eval:
+        sentiment_eval = load([Path(p) for p in args.eval])[0] if args.eval else []
+        event_eval = load([Path(p) for p in args.event_eval], head="event")[0] if args.event_eval else []
+        eval_set = merge_heads(sentiment_eval, event_eval)
+    return examples, report, eval_set
+
+
+def _best_line(metadata: dict) -> str:
+    m = metadata["metrics"]
+    line = f"accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} on {m['n']} held-out examples"
+    event = metadata.get("event_metrics")
+    if event:
+        line += f"; event types: macro-F1 {event['macro_f1']:.4f} on {event['n']}"
+    return line
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     _setup_logging("INFO")
-    from finsent.training.data import load
     from finsent.training.train import train
 
-    examples, report = load([Path(p) for p in args.data])
-    eval_set = None
-    if args.eval:
-        eval_set, _ = load([Path(p) for p in args.eval])
+    examples, report, eval_set = _load_training_data(args)
     print(
         f"{len(examples)} unique examples from {report.rows} rows "
         f"({report.duplicates_dropped} duplicates, {report.conflicts_resolved} label conflicts resolved, "
@@ -150,10 +183,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     cfg = train_config(args)
     metadata = train(examples, Path(args.out), cfg, eval_set=eval_set, report=report)
-    m = metadata["metrics"]
     print(
-        f"best epoch {metadata['best_epoch']}: accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f} "
-        f"on {m['n']} held-out examples; {metadata['duration_s']}s; written to {args.out}"
+        f"best epoch {metadata['best_epoch']}: {_best_line(metadata)}; {metadata['duration_s']}s; "
+        f"written to {args.out}"
     )
     return 0
 
@@ -162,33 +194,57 @@ def cmd_distill(args: argparse.Namespace) -> int:
     _setup_logging("INFO")
     from dataclasses import replace
 
-    from finsent.training.data import load, load_texts
+    from finsent.training.data import load_texts
     from finsent.training.distill import distill
 
-    labelled, report = load([Path(p) for p in args.data])
+    labelled, report, eval_set = _load_training_data(args)
     unlabelled: list[str] = []
     if args.unlabelled:
         unlabelled, _ = load_texts([Path(p) for p in args.unlabelled])
-    eval_set = load([Path(p) for p in args.eval])[0] if args.eval else None
     cfg = replace(train_config(args), distill_temperature=args.temperature, distill_alpha=args.alpha)
     metadata = distill(
         Path(args.teacher), labelled, unlabelled, Path(args.out), cfg, eval_set=eval_set, report=report
     )
-    m, d = metadata["metrics"], metadata["distillation"]
+    d = metadata["distillation"]
     print(
-        f"student: best epoch {metadata['best_epoch']}: accuracy {m['accuracy']:.4f}, macro-F1 "
-        f"{m['macro_f1']:.4f} on {m['n']} held-out examples; trained on {metadata['train_size']} texts "
-        f"({d['unlabelled']} unlabelled) at temperature {d['temperature']}, alpha {d['alpha']}; "
-        f"written to {args.out}"
+        f"student: best epoch {metadata['best_epoch']}: {_best_line(metadata)}; trained on "
+        f"{metadata['train_size']} texts ({d['unlabelled']} unlabelled) at temperature "
+        f"{d['temperature']}, alpha {d['alpha']}; written to {args.out}"
+    )
+    return 0
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    """A held-out split free of reposts, written as two files."""
+    from finsent.training.data import DataError, load, repost_free_split, write_jsonl
+
+    try:
+        examples, report = load([Path(p) for p in args.data], head=args.head)
+    except DataError as exc:
+        print(f"finsent split: {exc}", file=sys.stderr)
+        return 2
+    train_part, test_part = repost_free_split(examples, args.test_fraction, args.seed, args.head)
+    write_jsonl(train_part, Path(args.train_out), head=args.head)
+    write_jsonl(test_part, Path(args.test_out), head=args.head)
+    print(
+        f"{len(examples)} unique texts from {report.rows} rows: {len(train_part)} to {args.train_out}, "
+        f"{len(test_part)} to {args.test_out} (texts equal without links, case and spacing kept on one side)"
     )
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     _setup_logging("WARNING")
-    from finsent.training.evaluate import evaluate
+    from finsent.training.data import DataError
+    from finsent.training.evaluate import NoEventHead, evaluate
 
-    report = evaluate(Path(args.model), [Path(p) for p in args.data], max_length=args.max_length)
+    try:
+        report = evaluate(
+            Path(args.model), [Path(p) for p in args.data], max_length=args.max_length, head=args.head
+        )
+    except (NoEventHead, DataError) as exc:
+        print(f"finsent evaluate: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(report))
         return 0
@@ -196,12 +252,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"n={report['n']}  accuracy={report['accuracy']:.4f}  macro-F1={report['macro_f1']:.4f}  "
         f"weighted-F1={report['weighted_f1']:.4f}"
     )
-    print(f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+    w = max(10, *(len(label) + 2 for label in report["labels"]))
+    print(f"{'class':<{w}}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
     for label, c in report["per_class"].items():
-        print(f"{label:<10}{c['precision']:>10.4f}{c['recall']:>10.4f}{c['f1']:>10.4f}{c['support']:>10}")
+        print(f"{label:<{w}}{c['precision']:>10.4f}{c['recall']:>10.4f}{c['f1']:>10.4f}{c['support']:>10}")
     print("confusion matrix (rows: true, columns: predicted):", report["labels"])
     for label, row in zip(report["labels"], report["confusion_matrix"], strict=True):
-        print(f"  {label:<10}{row}")
+        print(f"  {label:<{w}}{row}")
     return 0
 
 
@@ -221,6 +278,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             fmt=args.format,
             max_length=args.max_length,
             eval_data=[Path(p) for p in args.eval] if args.eval else None,
+            event_eval_data=[Path(p) for p in args.event_eval] if args.event_eval else None,
         )
     print(
         json.dumps(
@@ -334,11 +392,22 @@ def cmd_labels(args: argparse.Namespace) -> int:
 def add_training_flags(parser: argparse.ArgumentParser) -> None:
     """The flags `train` and `distill` share (their defaults: training/config.py)."""
     parser.add_argument(
-        "--data", action="append", required=True, help="CSV or JSONL with text,label (repeatable)"
+        "--data", action="append", help="CSV or JSONL with text,label: sentiment labels (repeatable)"
+    )
+    parser.add_argument(
+        "--event-data",
+        action="append",
+        help="CSV or JSONL with text,label: event-type labels (contracts/event_type.py); adds the "
+        "event-type head (repeatable)",
     )
     parser.add_argument("--out", required=True, help="folder to write the trained model to")
     parser.add_argument(
         "--eval", action="append", help="evaluation file(s); default: a stratified split of --data"
+    )
+    parser.add_argument(
+        "--event-eval",
+        action="append",
+        help="event-type evaluation file(s); default: a repost-free stratified split of --event-data",
     )
     parser.add_argument(
         "--base",
@@ -373,6 +442,22 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=_TRAIN.layer_decay,
         help="layer-wise lr decay: each layer below the head trains at this factor of the one above (1: off)",
+    )
+    parser.add_argument(
+        "--init-from",
+        help="continue from a folder written by `finsent train` (its encoder and heads) instead of --base",
+    )
+    parser.add_argument(
+        "--train-only",
+        choices=["event"],
+        help="event: train only the event-type head, on --init-from's frozen encoder (its sentiment "
+        "scores stay exactly as they were)",
+    )
+    parser.add_argument(
+        "--event-loss-weight",
+        type=float,
+        default=_TRAIN.event_loss_weight,
+        help="weight of the event-type head's loss beside the sentiment head's",
     )
     parser.add_argument(
         "--device",
@@ -441,8 +526,27 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", required=True)
     evaluate.add_argument("--data", action="append", required=True)
     evaluate.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH)
+    evaluate.add_argument(
+        "--head",
+        choices=["sentiment", "event"],
+        default="sentiment",
+        help="which head to measure; --data is labelled for it",
+    )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    split = sub.add_parser(
+        "split",
+        help="split a labelled file into train and held-out files, reposts kept on one side",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    split.add_argument("--data", action="append", required=True, help="CSV or JSONL with text,label")
+    split.add_argument("--head", choices=["sentiment", "event"], default="event", help="what the labels are")
+    split.add_argument("--test-fraction", type=float, default=0.15)
+    split.add_argument("--seed", type=int, default=42)
+    split.add_argument("--train-out", required=True, help="JSONL file for the training side")
+    split.add_argument("--test-out", required=True, help="JSONL file for the held-out side")
+    split.set_defaults(func=cmd_split)
 
     retrain = sub.add_parser(
         "retrain",
@@ -507,6 +611,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--eval",
         action="append",
         help="labelled data for the int8 check; default: the training run's evaluation split",
+    )
+    export.add_argument(
+        "--event-eval",
+        action="append",
+        help="event-type data for the int8 check of the event head; default: the run's event split",
     )
     export.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH)
     export.set_defaults(func=cmd_export)

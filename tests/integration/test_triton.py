@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from finsent.app.wiring import bundled_feed
+from finsent.contracts.event_type import EVENT_TYPES
 from finsent.contracts.news import ScoredItem
 from finsent.inference.backend import BackendUnavailable
 from finsent.inference.embedded import EmbeddedBackend
@@ -134,6 +135,10 @@ def test_triton_scores_equal_embedded(served):
     t, e = triton.score(texts), embedded.score(texts)
     assert t.model == e.model
     np.testing.assert_allclose(t.probs, e.probs, atol=1e-5)
+    # The demo model has an event-type head: Triton returns its output too, equal to the embedded one.
+    assert e.event_probs is not None and t.event_probs is not None
+    assert t.event_labels == e.event_labels and len(t.event_labels) == 20
+    np.testing.assert_allclose(t.event_probs, e.event_probs, atol=1e-5)
     assert triton.max_batch == 128
     triton.close()
 
@@ -252,6 +257,52 @@ def test_new_version_mid_stream_and_triton_killed_mid_stream(kafka, served, tmp_
     assert {i.id for i in items} == set(ids), f"missing {len(set(ids) - {i.id for i in items})}"
     versions = Counter(i.model.version for i in items)
     assert set(versions) == {"1", str(new_version)}, versions
+    # Both versions have the event-type head: every item says what it is about, through Triton.
+    assert all(i.event_type in EVENT_TYPES and 0 < (i.event_prob or 0) <= 1 for i in items)
     assert not consume(kafka, topics.dlq, expect=1, timeout_s=3, settle_s=0)
     log = scorer.output()
     assert "backend unavailable" in log  # it noticed, paused, and came back
+
+
+def test_a_version_without_an_event_head_is_served_then_one_with_it(served, tmp_path):
+    """The model config declares both outputs; a sentiment-only version (an older model, or a
+    rollback to one) is still served and scored, without event types, and the next two-head version
+    brings them back, both through the real Triton."""
+    from finsent.demo.model import DEMO_TRAIN
+    from finsent.inference.triton_backend import TritonBackend
+    from finsent.training.data import load
+    from finsent.training.export import export
+    from finsent.training.train import TrainConfig, train
+    from support.tiny_models import tiny_bert_base
+
+    examples, _ = load([DEMO_TRAIN])
+    one_head = tmp_path / "one-head"
+    train(
+        examples[:60],
+        one_head,
+        TrainConfig(
+            base=tiny_bert_base(tmp_path / "tiny"), epochs=1, max_steps=2, batch_size=16, progress=False
+        ),
+    )
+    staging = tmp_path / "staging"
+    version = export(one_head, staging, NAME, fmt="onnx")["version"]
+    single = add_version(served["repo"], staging / NAME / str(version))
+    triton = TritonBackend(served["triton"].url, NAME, served["repo"], connect_wait_s=10)
+    texts = feed_texts(40)
+    deadline = time.monotonic() + 30
+    while triton.score(texts[:1]).model.version != str(single) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    t = triton.score(texts)
+    e = EmbeddedBackend(served["repo"], NAME, poll_s=0).score(texts)
+    assert t.model.version == e.model.version == str(single)
+    assert t.event_probs is None and e.event_probs is None and t.event_labels == ()
+    np.testing.assert_allclose(t.probs, e.probs, atol=1e-5)
+
+    both = add_version(served["repo"], served["source"])  # the two-head demo version again
+    deadline = time.monotonic() + 30
+    while triton.score(texts[:1]).model.version != str(both) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    t = triton.score(texts)
+    assert t.model.version == str(both)
+    assert t.event_probs is not None and t.event_probs.shape == (len(texts), 20)
+    triton.close()

@@ -128,6 +128,12 @@ class ScoredItem(BaseModel):
     text: str | None = Field(
         default=None, description="the input text, only when FINSENT_SCORED_INCLUDE_TEXT is on"
     )
+    # Added with the event-type head; absent (None) from a model without one, and from records
+    # written before it, so old readers and old records are unaffected.
+    event_type: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+        default=None, description="what the text is about (contracts/event_type.py), from the event head"
+    )
+    event_prob: float | None = Field(default=None, description="the event head's probability of event_type")
 
 
 class DeadLetter(BaseModel):

@@ -24,6 +24,7 @@ class TopicScore(BaseModel):
     model_name: str
     model_version: str
     snippet: str | None = None
+    event_type: str | None = None  # from a model with an event-type head
 
 
 def fan_out(item: ScoredItem) -> list[TopicScore]:
@@ -39,6 +40,7 @@ def fan_out(item: ScoredItem) -> list[TopicScore]:
             model_name=item.model.name,
             model_version=item.model.version,
             snippet=item.snippet,
+            event_type=item.event_type,
         )
         for topic in item.topics
     ]

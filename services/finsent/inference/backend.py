@@ -13,12 +13,15 @@ from finsent.contracts.news import ModelRef
 
 @dataclass(frozen=True, slots=True)
 class ScoreResult:
-    """Probabilities in `contracts.LABELS` order, one row per text, and the model that made them.
+    """Probabilities in `contracts.LABELS` order, one row per text, and the model that made them;
+    for a model with an event-type head, its probabilities in `event_labels` order.
 
     One result always comes from one model version, even while a newer one is being swapped in."""
 
     probs: np.ndarray
     model: ModelRef
+    event_probs: np.ndarray | None = None
+    event_labels: tuple[str, ...] = ()
 
 
 class BackendUnavailable(RuntimeError):

@@ -49,22 +49,36 @@ class OnnxModel:
         self.session = ort.InferenceSession(
             str(folder / "model.onnx"), sess_options=opts, providers=["CPUExecutionProvider"]
         )
+        self.event_labels: tuple[str, ...] = tuple(manifest.event_labels or ())
+        self.outputs = ["logits", "event_logits"] if self.event_labels else ["logits"]
+        found = {o.name for o in self.session.get_outputs()}
+        if not set(self.outputs) <= found:
+            raise ValueError(
+                f"{folder}: model.onnx has outputs {sorted(found)}, the manifest needs {self.outputs}"
+            )
         self._pool: ThreadPoolExecutor | None = None
         if self.lanes > 1:
             self._pool = ThreadPoolExecutor(self.lanes, thread_name_prefix=f"onnx-v{manifest.version}")
             # A replaced version may still be finishing a batch, so its lanes stop when it is freed.
             weakref.finalize(self, self._pool.shutdown, wait=False)
 
-    def logits(self, texts: Sequence[str], chunk_size: int) -> np.ndarray:
-        """Logits for `texts` in chunks of at most `chunk_size`, smaller when that keeps every lane
-        busy (16 texts on 2 lanes: two chunks of 8)."""
+    def heads(self, texts: Sequence[str], chunk_size: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """(sentiment logits, event-type logits or None) for `texts`, in chunks of at most
+        `chunk_size`, smaller when that keeps every lane busy (16 texts on 2 lanes: two chunks of 8)."""
 
         def run(chunk: Chunk) -> np.ndarray:
             feed = {"input_ids": chunk.input_ids, "attention_mask": chunk.attention_mask}
-            return self.session.run(["logits"], feed)[0]
+            return np.concatenate(self.session.run(self.outputs, feed), axis=1)
 
         size = max(1, min(chunk_size, -(-len(texts) // self.lanes)))
-        return self.encoder.map_chunks(texts, size, run, len(LABELS), self._pool)
+        width = len(LABELS) + len(self.event_labels)
+        both = self.encoder.map_chunks(texts, size, run, width, self._pool)
+        k = len(LABELS)
+        return both[:, :k], (both[:, k:] if self.event_labels else None)
+
+    def logits(self, texts: Sequence[str], chunk_size: int) -> np.ndarray:
+        """Sentiment logits."""
+        return self.heads(texts, chunk_size)[0]
 
 
 class EmbeddedBackend:
@@ -141,7 +155,9 @@ class EmbeddedBackend:
         model = self._current  # one version for the whole batch
         if not texts:
             return ScoreResult(np.empty((0, len(LABELS)), dtype=np.float32), model.ref)
-        return ScoreResult(softmax(model.logits(texts, self._infer_batch)), model.ref)
+        logits, event_logits = model.heads(texts, self._infer_batch)
+        events = softmax(event_logits) if event_logits is not None else None
+        return ScoreResult(softmax(logits), model.ref, events, model.event_labels)
 
     def close(self) -> None:
         self._stop.set()

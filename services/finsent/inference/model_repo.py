@@ -37,6 +37,10 @@ class Manifest(BaseModel):
     metrics: dict[str, Any] = Field(default_factory=dict)
     files: dict[str, str] = Field(default_factory=dict, description="file name -> sha256")
     pad_id: int = Field(default=0, description="the tokenizer's padding id (BERT 0, MPNet 1)")
+    event_labels: list[str] | None = Field(
+        default=None,
+        description="the event-type head's classes in `event_logits` order; None: no event head",
+    )
 
 
 class ModelNotFound(FileNotFoundError):

@@ -59,15 +59,30 @@ class TrtEngine:
         to_torch = {
             getattr(trt, name): dtype for name, dtype in pairs if hasattr(trt, name)
         }  # int64: TRT >= 10
+        names = {self._engine.get_tensor_name(i) for i in range(self._engine.num_io_tensors)}
+        # A two-head engine has `event_logits` beside `logits`; its width comes from the engine.
+        self.outputs = ["logits", "event_logits"] if "event_logits" in names else ["logits"]
+        self._widths = {"logits": len(LABELS)}
+        if "event_logits" in names:
+            self._widths["event_logits"] = int(self._engine.get_tensor_shape("event_logits")[-1])
         self._dtypes = {
             name: to_torch[self._engine.get_tensor_dtype(name)]
-            for name in ("input_ids", "attention_mask", "logits")
+            for name in ("input_ids", "attention_mask", *self.outputs)
         }
 
+    @property
+    def width(self) -> int:
+        """Columns `run` returns: the sentiment logits, then the event-type logits if any."""
+        return sum(self._widths.values())
+
     def run(self, input_ids: Any, attention_mask: Any) -> Any:
+        """The logits of every output, side by side (sentiment first)."""
         torch = self._torch
         batch, width = input_ids.shape
-        out = torch.empty((batch, len(LABELS)), dtype=self._dtypes["logits"], device="cuda")
+        outs = {
+            name: torch.empty((batch, self._widths[name]), dtype=self._dtypes[name], device="cuda")
+            for name in self.outputs
+        }
         for name, tensor in (("input_ids", input_ids), ("attention_mask", attention_mask)):
             tensor = tensor.to(device="cuda", dtype=self._dtypes[name]).contiguous()
             if not self._context.set_input_shape(name, (batch, width)):
@@ -76,14 +91,15 @@ class TrtEngine:
                 )
             self._context.set_tensor_address(name, tensor.data_ptr())
             setattr(self, f"_keep_{name}", tensor)  # alive until the stream has run
-        self._context.set_tensor_address("logits", out.data_ptr())
+        for name, out in outs.items():
+            self._context.set_tensor_address(name, out.data_ptr())
         if not self._context.execute_async_v3(torch.cuda.current_stream().cuda_stream):
             raise RuntimeError("TensorRT execution failed (see the log above)")
-        return out.float()
+        return torch.cat([outs[name].float() for name in self.outputs], dim=1)
 
     def logits(self, encoder: TextEncoder, texts: list[str], chunk_size: int) -> np.ndarray:
         def run(chunk: Chunk) -> np.ndarray:
             ids, mask = (self._torch.from_numpy(a) for a in (chunk.input_ids, chunk.attention_mask))
             return self.run(ids, mask).cpu().numpy()
 
-        return encoder.map_chunks(texts, chunk_size, run, len(LABELS))
+        return encoder.map_chunks(texts, chunk_size, run, self.width)

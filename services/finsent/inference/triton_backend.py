@@ -21,7 +21,7 @@ import numpy as np
 
 from finsent.contracts.news import DEFAULT_MAX_LENGTH, LABELS, ModelRef
 from finsent.inference.backend import BackendUnavailable, ScoreResult, softmax
-from finsent.inference.model_repo import version_dir
+from finsent.inference.model_repo import read_manifest, version_dir
 from finsent.inference.tokenize import Chunk, TextEncoder
 
 log = logging.getLogger(__name__)
@@ -118,6 +118,7 @@ class TritonBackend:
         self.breaker = breaker or CircuitBreaker()
         self.max_batch = self._check_contract(connect_wait_s)
         self._encoders: dict[str, TextEncoder] = {}
+        self._event_labels: dict[str, tuple[str, ...]] = {}
         self._version = self._served_version()
 
     # -- start-up checks -------------------------------------------------------------------------
@@ -150,6 +151,10 @@ class TritonBackend:
             raise TritonContractError(
                 f"{self._name}: output 'logits' FP32 [..., {len(LABELS)}] expected, got {outputs}"
             )
+        events = outputs.get("event_logits")
+        if events is not None and events["datatype"] != "FP32":
+            raise TritonContractError(f"{self._name}: output 'event_logits' must be FP32, got {events}")
+        self._serves_events = events is not None
         max_batch = int(config.get("max_batch_size", 0))
         if max_batch < 1:
             raise TritonContractError(
@@ -173,12 +178,21 @@ class TritonBackend:
             encoder = self._encoders[version] = TextEncoder(path, self._max_length)
         return encoder
 
+    def _events_of(self, version: str) -> tuple[str, ...]:
+        """The served version's event labels (empty: no event head), from its manifest."""
+        labels = self._event_labels.get(version)
+        if labels is None:
+            folder = version_dir(self._repo, self._name, int(version))
+            labels = tuple(read_manifest(folder).event_labels or ()) if self._serves_events else ()
+            self._event_labels[version] = labels
+        return labels
+
     # -- scoring ---------------------------------------------------------------------------------
     @property
     def model(self) -> ModelRef:
         return ModelRef(name=self._name, version=self._version)
 
-    def _infer(self, chunk: Chunk) -> tuple[np.ndarray, str]:
+    def _infer(self, chunk: Chunk) -> tuple[np.ndarray, np.ndarray | None, str]:
         g = self._grpc
         ids = g.InferInput("input_ids", list(chunk.input_ids.shape), "INT64")
         ids.set_data_from_numpy(chunk.input_ids)
@@ -189,12 +203,10 @@ class TritonBackend:
             if not self.breaker.allow():
                 raise BackendUnavailable(f"circuit open: Triton at {self._url} keeps failing")
             try:
-                result = self._client.infer(
-                    self._name,
-                    [ids, mask],
-                    outputs=[g.InferRequestedOutput("logits")],
-                    client_timeout=self._timeout,
-                )
+                # No outputs named: Triton returns what the version produces, `logits` and, from a
+                # two-head version, `event_logits`. Naming `event_logits` would fail on a one-head
+                # version that Triton switched to under us (a rollback).
+                result = self._client.infer(self._name, [ids, mask], client_timeout=self._timeout)
             except Exception as exc:
                 self.breaker.failure()
                 if attempt == self._retries:
@@ -205,7 +217,8 @@ class TritonBackend:
                 delay *= 2
                 continue
             self.breaker.success()
-            return result.as_numpy("logits"), result.get_response().model_version
+            events = result.as_numpy("event_logits") if self._serves_events else None
+            return result.as_numpy("logits"), events, result.get_response().model_version
         raise AssertionError("unreachable")
 
     def score(self, texts: Sequence[str]) -> ScoreResult:
@@ -214,13 +227,27 @@ class TritonBackend:
         for _ in range(2):
             version = self._version
             chunks = list(self._encoder(version).chunks(texts, self.max_batch))
+            events = self._events_of(version)
             results = list(self._pool.map(self._infer, chunks))
-            served = {v for _, v in results}
+            served = {v for _, _, v in results}
             if served == {version}:
                 logits = np.empty((len(texts), len(LABELS)), dtype=np.float32)
-                for chunk, (out, _) in zip(chunks, results, strict=True):
+                event_logits = np.empty((len(texts), len(events)), dtype=np.float32) if events else None
+                for chunk, (out, event_out, _) in zip(chunks, results, strict=True):
                     logits[chunk.index] = out
-                return ScoreResult(softmax(logits), ModelRef(name=self._name, version=version))
+                    if event_logits is not None:
+                        if event_out is None or event_out.shape[1] != len(events):
+                            raise TritonContractError(
+                                f"{self._name} version {version}: its manifest lists {len(events)} event "
+                                f"types, Triton returned {None if event_out is None else event_out.shape}"
+                            )
+                        event_logits[chunk.index] = event_out
+                return ScoreResult(
+                    softmax(logits),
+                    ModelRef(name=self._name, version=version),
+                    softmax(event_logits) if event_logits is not None else None,
+                    events,
+                )
             # Triton switched versions under us: one batch must come from one version.
             self._version = max(served, key=int)
             log.info("Triton now serves %s version %s", self._name, self._version)

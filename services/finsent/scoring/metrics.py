@@ -16,6 +16,13 @@ class PipelineMetrics:
         self.scored = Counter(
             "finsent_items_scored_total", "Items scored, by predicted label.", ["label"], registry=r
         )
+        self.scored_by_event_type = Counter(
+            "finsent_items_scored_by_event_type_total",
+            "Items scored by a model with an event-type head, by event type and predicted label "
+            "(no topic label: the taxonomy's 20 types times 3 labels at most).",
+            ["event_type", "label"],
+            registry=r,
+        )
         self.rejected = Counter(
             "finsent_records_rejected_total",
             "Input records sent to the dead-letter topic, by reason.",

@@ -17,6 +17,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from finsent.contracts.batch import Batch
+from finsent.contracts.event_type import OTHER_EVENT, bounded_event_type
 from finsent.contracts.news import LABELS, SNIPPET_CHARS, DeadLetter, NewsItem, Probs, ScoredItem, utcnow
 from finsent.contracts.topic_score import TopicScore, fan_out
 from finsent.inference.backend import BackendUnavailable, ScoringBackend
@@ -182,8 +183,15 @@ class ScoringPipeline:
         result = self.backend.score([i.text for i in items])
         self.metrics.inference_seconds.observe(time.perf_counter() - started)
         now = utcnow()
-        for item, p, (event_time, clamped) in zip(items, result.probs, prepared.event_times, strict=True):
+        events = result.event_probs
+        for n, (item, p, (event_time, clamped)) in enumerate(
+            zip(items, result.probs, prepared.event_times, strict=True)
+        ):
             probs = Probs(negative=float(p[0]), neutral=float(p[1]), positive=float(p[2]))
+            event_type, event_prob = None, None
+            if events is not None:
+                k = int(events[n].argmax())
+                event_type, event_prob = result.event_labels[k], float(events[n][k])
             topics = self.extractor.topics(item.text, item.topics) if self.extractor else item.topics
             out.scored.append(
                 ScoredItem(
@@ -200,6 +208,8 @@ class ScoringPipeline:
                     scored_at=now,
                     snippet=item.text[:SNIPPET_CHARS],
                     text=item.text if self.options.include_text else None,
+                    event_type=event_type,
+                    event_prob=event_prob,
                 )
             )
         # The fan-out stage: one record per (item, topic), keyed by topic downstream, so that each
@@ -219,6 +229,9 @@ class ScoringPipeline:
         m.duplicates.inc(out.duplicates)
         for s in out.scored:
             m.scored.labels(label=s.label.value).inc()
+            if s.event_type is not None:
+                event_type = bounded_event_type(s.event_type) or OTHER_EVENT
+                m.scored_by_event_type.labels(event_type=event_type, label=s.label.value).inc()
             if s.event_time_clamped:
                 m.event_time_clamped.labels(direction=s.event_time_clamped).inc()
         for d in out.dead:

@@ -39,6 +39,12 @@ class TrainConfig:
     # the loss is alpha * hard-label cross-entropy + (1 - alpha) * T² * KL(teacher || student).
     distill_temperature: float | None = None
     distill_alpha: float = 0.5
+    # The event-type head's loss is added to the sentiment head's at this weight: a shared encoder
+    # must not trade sentiment quality for event types.
+    event_loss_weight: float = 1.0
+    # "event": train only the event-type head, on the encoder (and sentiment head) of `init_from`,
+    # frozen: adds event types to a trained sentiment model without changing one of its scores.
+    train_only: str | None = None
     threads: int = 0
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)

@@ -1,18 +1,26 @@
-"""Labelled data: CSV or JSONL with `text,label`, checked, de-duplicated and split."""
+"""Labelled data: CSV or JSONL with `text,label`, checked, de-duplicated and split.
+
+A file is labelled for one head: sentiment (negative/neutral/positive) or event type (the names of
+contracts/event_type.py). An Example carries a label for either head or both; each head trains on
+the examples it has a label for."""
 
 from __future__ import annotations
 
 import csv
 import json
 import random
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from finsent.contracts.event_type import EVENT_TYPES
 from finsent.contracts.news import LABELS
 from finsent.inference.model_repo import sha256
 
 LABEL_INDEX = {str(label): i for i, label in enumerate(LABELS)}
+EVENT_INDEX = {name.lower(): i for i, name in enumerate(EVENT_TYPES)}
+HEADS = ("sentiment", "event")
 # Common spellings in public financial-sentiment sets, mapped onto ours.
 LABEL_ALIASES = {
     "bearish": "negative",
@@ -36,6 +44,11 @@ class Example:
     label: int
     weight: float = 1.0  # how much its loss counts in training, e.g. less for a doubtful label
     soft: tuple[float, ...] | None = None  # a teacher's probabilities at the distillation temperature
+    event: int = UNLABELLED  # index into EVENT_TYPES, when the text is labelled for the event head
+    soft_event: tuple[float, ...] | None = None  # the teacher's event-type probabilities
+
+    def target(self, head: str) -> int:
+        return self.label if head == "sentiment" else self.event
 
 
 @dataclass
@@ -50,7 +63,12 @@ class LoadReport:
         return dict(self.__dict__)
 
 
-def _label(raw: object, where: str) -> int:
+def _label(raw: object, where: str, head: str = "sentiment") -> int:
+    if head == "event":
+        found = EVENT_INDEX.get(str(raw).strip().lower())
+        if found is None:
+            raise DataError(f"{where}: unknown event type {raw!r}; expected one of {', '.join(EVENT_TYPES)}")
+        return found
     value = str(raw).strip().lower()
     value = LABEL_ALIASES.get(value, value)
     if value not in LABEL_INDEX:
@@ -91,9 +109,11 @@ def _rows(path: Path, need_label: bool = True) -> list[tuple[str, object, str]]:
     return out
 
 
-def load(paths: list[Path]) -> tuple[list[Example], LoadReport]:
-    """Read every file; de-duplicate by text. A text seen with several labels keeps its majority
-    label, or is dropped when there is no majority."""
+def load(paths: list[Path], head: str = "sentiment") -> tuple[list[Example], LoadReport]:
+    """Read every file, labelled for `head`; de-duplicate by text. A text seen with several labels
+    keeps its majority label, or is dropped when there is no majority."""
+    if head not in HEADS:
+        raise DataError(f"head {head!r}: expected one of {', '.join(HEADS)}")
     report = LoadReport()
     by_text: dict[str, Counter[int]] = defaultdict(Counter)
     order: list[str] = []
@@ -105,7 +125,7 @@ def load(paths: list[Path]) -> tuple[list[Example], LoadReport]:
             text = text.strip()
             if not text:
                 raise DataError(f"{where}: empty text")
-            label = _label(raw_label, where)
+            label = _label(raw_label, where, head)
             report.rows += 1
             if text not in by_text:
                 order.append(text)
@@ -120,8 +140,34 @@ def load(paths: list[Path]) -> tuple[list[Example], LoadReport]:
                 report.conflicts_dropped += 1
                 continue
             report.conflicts_resolved += 1
-        examples.append(Example(text, ranked[0][0]))
+        if head == "sentiment":
+            examples.append(Example(text, ranked[0][0]))
+        else:
+            examples.append(Example(text, UNLABELLED, event=ranked[0][0]))
     return examples, report
+
+
+def merge_heads(sentiment: list[Example], events: list[Example]) -> list[Example]:
+    """One example per text: a text in both a sentiment file and an event-type file trains both
+    heads from one pass."""
+    by_text = {e.text: e for e in sentiment}
+    out = list(sentiment)
+    for ev in events:
+        known = by_text.get(ev.text)
+        if known is not None:
+            known.event = ev.event
+        else:
+            out.append(ev)
+    return out
+
+
+_LINK = re.compile(r"https?://\S+")
+
+
+def repost_key(text: str) -> str:
+    """Texts equal under this key are the same post (reposts differ in their t.co links, case and
+    spacing): they must stay on one side of a split."""
+    return " ".join(_LINK.sub(" ", text).lower().split())
 
 
 def load_texts(paths: list[Path]) -> tuple[list[str], LoadReport]:
@@ -146,12 +192,12 @@ def load_texts(paths: list[Path]) -> tuple[list[str], LoadReport]:
 
 
 def stratified_split(
-    examples: list[Example], test_fraction: float, seed: int
+    examples: list[Example], test_fraction: float, seed: int, head: str = "sentiment"
 ) -> tuple[list[Example], list[Example]]:
     rng = random.Random(seed)
     by_label: dict[int, list[Example]] = defaultdict(list)
     for ex in examples:
-        by_label[ex.label].append(ex)
+        by_label[ex.target(head)].append(ex)
     train: list[Example] = []
     test: list[Example] = []
     for label in sorted(by_label):
@@ -165,7 +211,35 @@ def stratified_split(
     return train, test
 
 
-def write_jsonl(examples: list[Example], path: Path) -> None:
+def repost_free_split(
+    examples: list[Example], test_fraction: float, seed: int, head: str = "event"
+) -> tuple[list[Example], list[Example]]:
+    """Stratified by the head's label, with every group of reposts (same `repost_key`) kept whole
+    on one side, so the held-out side measures texts the model has not seen in another wording.
+    A group goes where its first member's label puts it."""
+    groups: dict[str, list[Example]] = defaultdict(list)
+    for ex in examples:
+        groups[repost_key(ex.text)].append(ex)
+    leaders = [members[0] for members in groups.values()]
+    _, test_leaders = stratified_split(leaders, test_fraction, seed, head)
+    held_out = {repost_key(e.text) for e in test_leaders}
+    rng = random.Random(seed + 1)
+    train = [e for key, members in groups.items() if key not in held_out for e in members]
+    test = [e for key, members in groups.items() if key in held_out for e in members]
+    rng.shuffle(train)
+    rng.shuffle(test)
+    return train, test
+
+
+def label_name(index: int, head: str) -> str:
+    return str(LABELS[index]) if head == "sentiment" else EVENT_TYPES[index]
+
+
+def write_jsonl(examples: list[Example], path: Path, head: str = "sentiment") -> None:
+    """`text,label` lines for the examples labelled for `head` (the others are left out)."""
     with path.open("w", encoding="utf-8") as f:
         for ex in examples:
-            f.write(json.dumps({"text": ex.text, "label": str(LABELS[ex.label])}, ensure_ascii=False) + "\n")
+            if ex.target(head) == UNLABELLED:
+                continue
+            line = {"text": ex.text, "label": label_name(ex.target(head), head)}
+            f.write(json.dumps(line, ensure_ascii=False) + "\n")

@@ -1,6 +1,8 @@
 """Knowledge distillation: a small, fast student (MiniLM) learns from a large teacher (the MPNet
 model) — from the teacher's probabilities, softened by a temperature, on labelled text and on as much
 unlabelled text as there is, mixed with the hard labels where there are any (Hinton et al., 2015).
+A teacher with an event-type head passes it on: the student gets an event head and learns from
+the teacher's event-type probabilities too.
 The student is trained by the same loop as `finsent train` and written the same way (metadata,
 metrics, evaluation split), with the teacher, temperature and mixing recorded in its metadata."""
 
@@ -20,20 +22,27 @@ from finsent.training.data import UNLABELLED, Example, LoadReport
 log = logging.getLogger(__name__)
 
 
-def teacher_probabilities(
-    teacher: Path, texts: list[str], temperature: float, max_length: int, device: str = "auto"
-) -> np.ndarray:
-    """The teacher's class probabilities at `temperature`, one row per text."""
-    from transformers import AutoTokenizer
-
-    from finsent.training.classifier import load_classifier
-    from finsent.training.train import predict_torch, resolve_device
-
-    model = load_classifier(teacher).to(resolve_device(device))
-    logits = predict_torch(model, AutoTokenizer.from_pretrained(str(teacher)), texts, max_length)
+def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
     z = logits / temperature
     z = np.exp(z - z.max(axis=1, keepdims=True))
     return z / z.sum(axis=1, keepdims=True)
+
+
+def teacher_probabilities(
+    teacher: Path, texts: list[str], temperature: float, max_length: int, device: str = "auto"
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The teacher's sentiment probabilities at `temperature`, one row per text, and its event-type
+    probabilities (None for a sentiment-only teacher)."""
+    from transformers import AutoTokenizer
+
+    from finsent.training.classifier import load_classifier
+    from finsent.training.train import predict_heads, resolve_device
+
+    model = load_classifier(teacher).to(resolve_device(device))
+    tokenizer = AutoTokenizer.from_pretrained(str(teacher))
+    logits, event_logits = predict_heads(model, tokenizer, texts, max_length)
+    events = _softmax(event_logits, temperature) if event_logits is not None else None
+    return _softmax(logits, temperature), events
 
 
 def distill(
@@ -65,10 +74,21 @@ def distill(
         print(
             f"Teacher {teacher}: soft labels for {len(texts)} texts ({len(extra)} unlabelled)...", flush=True
         )
-    probs = teacher_probabilities(teacher, texts, cfg.distill_temperature, cfg.max_length, cfg.device)
+    probs, event_probs = teacher_probabilities(
+        teacher, texts, cfg.distill_temperature, cfg.max_length, cfg.device
+    )
     soft = [tuple(float(x) for x in row) for row in probs]
+    soft_event: list[tuple[float, ...] | None] = [None] * len(texts)
+    if event_probs is not None:
+        soft_event = [tuple(float(x) for x in row) for row in event_probs]
     n = len(labelled)
-    examples = [replace(e, soft=s) for e, s in zip(labelled, soft[:n], strict=True)]
-    examples += [Example(t, UNLABELLED, soft=s) for t, s in zip(extra, soft[n:], strict=True)]
+    examples = [
+        replace(e, soft=s, soft_event=se) for e, s, se in zip(labelled, soft[:n], soft_event[:n], strict=True)
+    ]
+    examples += [
+        # With an event-type teacher, an unlabelled text teaches the student's event head too.
+        Example(t, UNLABELLED, soft=s, soft_event=se, event=UNLABELLED)
+        for t, s, se in zip(extra, soft[n:], soft_event[n:], strict=True)
+    ]
     cfg = replace(cfg, extra={**cfg.extra, "teacher": str(teacher.resolve())})
     return train(examples, out, cfg, eval_set=eval_set, report=report, should_stop=should_stop)

@@ -2,6 +2,8 @@
 
 fp32 ONNX is checked against PyTorch logits; int8 (dynamic quantisation, per-channel) is checked
 against fp32 on the evaluation split and is chosen by `--format auto` only when it keeps quality.
+A model with an event-type head gets a second output, `event_logits`, checked the same way: int8
+must keep both heads' quality.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 import shutil
 import tempfile
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +23,9 @@ import numpy as np
 from finsent.contracts.news import DEFAULT_MAX_LENGTH, LABELS
 from finsent.inference.model_repo import MANIFEST, Manifest, publish_version
 from finsent.inference.tokenize import TextEncoder
-from finsent.training.data import load
+from finsent.training.data import UNLABELLED, load
 from finsent.training.scoring_metrics import classification_report
-from finsent.training.train import EVAL_SPLIT_FILE, METADATA_FILE, predict_torch
+from finsent.training.train import EVAL_SPLIT_FILE, EVENT_EVAL_SPLIT_FILE, METADATA_FILE, predict_heads
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +44,19 @@ class ExportError(RuntimeError):
 def _export_fp32(model_dir: Path, onnx_path: Path, max_length: int) -> None:
     import torch
 
-    from finsent.training.classifier import load_classifier
+    from finsent.training.classifier import event_labels_of, load_classifier
 
     model = load_classifier(model_dir)
+    two_heads = event_labels_of(model) is not None
 
     class Logits(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module) -> None:
             super().__init__()
             self.inner = inner
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask).logits
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Any:
+            out = self.inner(input_ids=input_ids, attention_mask=attention_mask)
+            return (out.logits, out.event_logits) if two_heads else out.logits
 
     ids = torch.ones((2, 16), dtype=torch.long)
     mask = torch.ones((2, 16), dtype=torch.long)
@@ -60,22 +65,23 @@ def _export_fp32(model_dir: Path, onnx_path: Path, max_length: int) -> None:
     # after (_check_fp32), so these go to DEBUG rather than a user's console.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _onnx_export(torch, Logits(model), ids, mask, onnx_path)
+        _onnx_export(torch, Logits(model), ids, mask, onnx_path, two_heads)
     for w in caught:
         log.debug("torch.onnx.export: %s: %s", w.category.__name__, w.message)
 
 
-def _onnx_export(torch: Any, module: Any, ids: Any, mask: Any, onnx_path: Path) -> None:
+def _onnx_export(torch: Any, module: Any, ids: Any, mask: Any, onnx_path: Path, two_heads: bool) -> None:
+    outputs = ["logits", "event_logits"] if two_heads else ["logits"]
     torch.onnx.export(
         module,
         (ids, mask),
         str(onnx_path),
         input_names=["input_ids", "attention_mask"],
-        output_names=["logits"],
+        output_names=outputs,
         dynamic_axes={
             "input_ids": {0: "batch", 1: "sequence"},
             "attention_mask": {0: "batch", 1: "sequence"},
-            "logits": {0: "batch"},
+            **{name: {0: "batch"} for name in outputs},
         },
         opset_version=17,
         dynamo=False,
@@ -105,7 +111,14 @@ def _quantize(fp32: Path, int8: Path) -> None:
         logging.getLogger().removeFilter(advice)
 
 
-def _onnx_logits(onnx_path: Path, tokenizer_json: Path, texts: list[str], max_length: int) -> np.ndarray:
+def _onnx_logits(
+    onnx_path: Path,
+    tokenizer_json: Path,
+    texts: list[str],
+    max_length: int,
+    event_labels: list[str] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(sentiment logits, event-type logits or None) of an ONNX file, as the embedded backend runs it."""
     from finsent.inference.embedded import OnnxModel
 
     # OnnxModel reads a manifest; give it a throwaway one next to a copy-free symlink folder.
@@ -122,55 +135,119 @@ def _onnx_logits(onnx_path: Path, tokenizer_json: Path, texts: list[str], max_le
                 max_length=max_length,
                 source="",
                 created_at="",
+                event_labels=event_labels,
             ).model_dump_json()
         )
-        return OnnxModel(folder, max_length=max_length).logits(texts, 64)
+        return OnnxModel(folder, max_length=max_length).heads(texts, 64)
 
 
-def _comparison_set(model_dir: Path, eval_data: list[Path] | None) -> tuple[list[str], np.ndarray]:
+@dataclass
+class ComparisonSet:
+    """Texts to check an export on, with each head's labels where known (UNLABELLED elsewhere)."""
+
+    texts: list[str]
+    sentiment: np.ndarray
+    event: np.ndarray
+
+    def labelled(self, head: str) -> np.ndarray:
+        """Indices of the texts labelled for `head`."""
+        y = self.sentiment if head == "sentiment" else self.event
+        return np.flatnonzero(y != UNLABELLED)
+
+
+def _comparison_set(
+    model_dir: Path, eval_data: list[Path] | None, event_eval_data: list[Path] | None = None
+) -> ComparisonSet:
     """Texts (and labels, when known) to check the export on: --eval files, else the evaluation split
-    that `finsent train` saved, else two plain sentences (agreement only, no F1)."""
+    that `finsent train` saved, else two plain sentences (agreement only, no F1); the same for the
+    event head (--event-eval, else the saved event split)."""
     if eval_data:
         examples, _ = load(eval_data)
     elif (model_dir / EVAL_SPLIT_FILE).is_file():
         examples, _ = load([model_dir / EVAL_SPLIT_FILE])
     else:
         examples = []
-    texts = [e.text for e in examples] or [
-        "Shares fell 5% after the profit warning.",
-        "The company reported record quarterly revenue.",
-    ]
-    return texts, np.array([e.label for e in examples])
+    if event_eval_data:
+        examples += load(event_eval_data, head="event")[0]
+    elif (model_dir / EVENT_EVAL_SPLIT_FILE).is_file():
+        examples += load([model_dir / EVENT_EVAL_SPLIT_FILE], head="event")[0]
+    if not examples:
+        texts = ["Shares fell 5% after the profit warning.", "The company reported record quarterly revenue."]
+        none = np.full(len(texts), UNLABELLED)
+        return ComparisonSet(texts, none, none)
+    return ComparisonSet(
+        [e.text for e in examples],
+        np.array([e.label for e in examples]),
+        np.array([e.event for e in examples]),
+    )
 
 
-def _check_fp32(model_dir: Path, tokenizer: Any, staging: Path, texts: list[str], max_length: int) -> dict:
-    """ONNX fp32 must give PyTorch's logits (to ONNX_TOLERANCE); an export that does not is refused."""
+def _check_fp32(
+    model_dir: Path,
+    tokenizer: Any,
+    staging: Path,
+    texts: list[str],
+    max_length: int,
+    event_labels: list[str] | None,
+) -> dict:
+    """ONNX fp32 must give PyTorch's logits (to ONNX_TOLERANCE), on every head; an export that does
+    not is refused."""
     from finsent.training.classifier import load_classifier
 
-    ref = predict_torch(load_classifier(model_dir), tokenizer, texts[:256], max_length)
-    got = _onnx_logits(staging / "model.fp32.onnx", staging / "tokenizer.json", texts[:256], max_length)
-    max_diff = float(np.abs(ref - got).max())
+    ref = predict_heads(load_classifier(model_dir), tokenizer, texts[:256], max_length)
+    got = _onnx_logits(
+        staging / "model.fp32.onnx", staging / "tokenizer.json", texts[:256], max_length, event_labels
+    )
+    max_diff = max(float(np.abs(r - g).max()) for r, g in zip(ref, got, strict=True) if r is not None)
     if max_diff > ONNX_TOLERANCE:
         raise ExportError(f"ONNX fp32 logits differ from PyTorch by {max_diff:.2e} (> {ONNX_TOLERANCE})")
     return {"onnx_vs_torch_max_abs_logit_diff": max_diff, "tolerance": ONNX_TOLERANCE}
 
 
-def _check_int8(staging: Path, texts: list[str], y_true: np.ndarray, max_length: int) -> dict[str, Any]:
-    """Quantise, and measure what int8 costs against fp32: argmax agreement on every text, and the
-    macro-F1 drop where labels are known. `int8_keeps_quality` is the gate."""
+def _head_costs(
+    head: str, fp32: np.ndarray, int8: np.ndarray, y_true: np.ndarray, labels: list[str]
+) -> dict[str, Any]:
+    """What int8 costs one head: argmax agreement on every text, the macro-F1 drop where labelled."""
+    prefix = "" if head == "sentiment" else "event_"
+    checks: dict[str, Any] = {
+        f"{prefix}int8_argmax_agreement": float((fp32.argmax(1) == int8.argmax(1)).mean())
+    }
+    labelled = np.flatnonzero(y_true != UNLABELLED)
+    if len(labelled):
+        f1_fp32 = classification_report(y_true[labelled], fp32[labelled].argmax(1), labels)["macro_f1"]
+        f1_int8 = classification_report(y_true[labelled], int8[labelled].argmax(1), labels)["macro_f1"]
+        checks.update(
+            {
+                f"{prefix}fp32_macro_f1": f1_fp32,
+                f"{prefix}int8_macro_f1": f1_int8,
+                f"{prefix}int8_f1_drop": f1_fp32 - f1_int8,
+            }
+        )
+    checks[f"{prefix}int8_keeps_quality"] = checks[
+        f"{prefix}int8_argmax_agreement"
+    ] >= INT8_MIN_AGREEMENT and (not len(labelled) or checks[f"{prefix}int8_f1_drop"] <= INT8_MAX_F1_DROP)
+    return checks
+
+
+def _check_int8(
+    staging: Path, comparison: ComparisonSet, max_length: int, event_labels: list[str] | None
+) -> dict[str, Any]:
+    """Quantise, and measure what int8 costs against fp32 on each head. `int8_keeps_quality` is
+    the gate: every head must keep its quality."""
     _quantize(staging / "model.fp32.onnx", staging / "model.int8.onnx")
     tokenizer_json = staging / "tokenizer.json"
-    fp32_logits = _onnx_logits(staging / "model.fp32.onnx", tokenizer_json, texts, max_length)
-    int8_logits = _onnx_logits(staging / "model.int8.onnx", tokenizer_json, texts, max_length)
-    agreement = float((fp32_logits.argmax(1) == int8_logits.argmax(1)).mean())
-    checks: dict[str, Any] = {"int8_argmax_agreement": agreement, "int8_compared_on": len(texts)}
-    if len(y_true):
-        f1_fp32 = classification_report(y_true, fp32_logits.argmax(1))["macro_f1"]
-        f1_int8 = classification_report(y_true, int8_logits.argmax(1))["macro_f1"]
-        checks.update(fp32_macro_f1=f1_fp32, int8_macro_f1=f1_int8, int8_f1_drop=f1_fp32 - f1_int8)
-    checks["int8_keeps_quality"] = agreement >= INT8_MIN_AGREEMENT and (
-        not len(y_true) or checks["int8_f1_drop"] <= INT8_MAX_F1_DROP
+    texts = comparison.texts
+    fp32, fp32_events = _onnx_logits(
+        staging / "model.fp32.onnx", tokenizer_json, texts, max_length, event_labels
     )
+    int8, int8_events = _onnx_logits(
+        staging / "model.int8.onnx", tokenizer_json, texts, max_length, event_labels
+    )
+    checks: dict[str, Any] = {"int8_compared_on": len(texts)}
+    checks.update(_head_costs("sentiment", fp32, int8, comparison.sentiment, [str(x) for x in LABELS]))
+    if event_labels and fp32_events is not None and int8_events is not None:
+        checks.update(_head_costs("event", fp32_events, int8_events, comparison.event, event_labels))
+        checks["int8_keeps_quality"] = checks["int8_keeps_quality"] and checks["event_int8_keeps_quality"]
     return checks
 
 
@@ -203,6 +280,7 @@ def export(
     fmt: str = "auto",
     max_length: int = DEFAULT_MAX_LENGTH,
     eval_data: list[Path] | None = None,
+    event_eval_data: list[Path] | None = None,
 ) -> dict[str, Any]:
     """Build the version aside, check it, then move it in with one rename. Returns the manifest."""
     if fmt not in FORMATS:
@@ -213,6 +291,9 @@ def export(
         raise ExportError(f"{model_dir} is not a trained model folder (no config.json)")
     from transformers import AutoTokenizer
 
+    from finsent.training.classifier import EVENT_LABELS_KEY
+
+    event_labels = json.loads((model_dir / "config.json").read_text()).get(EVENT_LABELS_KEY) or None
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
     if not getattr(tokenizer, "is_fast", False):
         raise ExportError(f"{model_dir}: a fast tokenizer (tokenizer.json) is required")
@@ -222,11 +303,11 @@ def export(
     try:
         tokenizer.save_pretrained(str(staging))
         _export_fp32(model_dir, staging / "model.fp32.onnx", max_length)
-        texts, y_true = _comparison_set(model_dir, eval_data)
-        checks = _check_fp32(model_dir, tokenizer, staging, texts, max_length)
+        comparison = _comparison_set(model_dir, eval_data, event_eval_data)
+        checks = _check_fp32(model_dir, tokenizer, staging, comparison.texts, max_length, event_labels)
         if fmt in ("auto", "onnx-int8"):
-            checks.update(_check_int8(staging, texts, y_true, max_length))
-        chosen = _choose_format(fmt, checks, labelled=bool(len(y_true)))
+            checks.update(_check_int8(staging, comparison, max_length, event_labels))
+        chosen = _choose_format(fmt, checks, labelled=bool(len(comparison.labelled("sentiment"))))
         _keep_only(staging, chosen)
         training = {}
         if (model_dir / METADATA_FILE).is_file():
@@ -241,6 +322,8 @@ def export(
                 "pad_id": TextEncoder(staging / "tokenizer.json", max_length).pad_id,
                 "source": str(model_dir.resolve()),
                 "metrics": training.get("metrics", {}),
+                "event_labels": event_labels,
+                "event_metrics": training.get("event_metrics", {}),
                 "checks": checks,
                 "training": {
                     k: training.get(k) for k in ("base", "data", "config", "duration_s", "best_epoch")

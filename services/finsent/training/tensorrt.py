@@ -40,7 +40,8 @@ def check_engine(
     from finsent.inference.embedded import OnnxModel
 
     onnx = OnnxModel(onnx_dir, max_length=max_length)
-    reference = onnx.logits(texts, max_batch)
+    # Both heads at once (sentiment logits, then event-type logits for a two-head model).
+    reference = np.concatenate([h for h in onnx.heads(texts, max_batch) if h is not None], axis=1)
     got = TrtEngine(plan).logits(onnx.encoder, texts, max_batch)
     max_diff = float(np.abs(reference - got).max())
     agreement = float((reference.argmax(1) == got.argmax(1)).mean())
@@ -131,6 +132,8 @@ def build_engine(
                 "pad_id": source.get("pad_id", 0),
                 "source": str(model_dir.resolve()),
                 "metrics": source.get("metrics", {}),
+                "event_labels": source.get("event_labels"),
+                "event_metrics": source.get("event_metrics", {}),
                 "checks": {
                     "precision": "fp16",
                     "profile": {"batch": [1, max_batch], "sequence": [PROFILE_MIN_SEQUENCE, max_length]},

@@ -1,4 +1,5 @@
-"""Fine-tune a BERT for 3-class financial sentiment (torch + transformers)."""
+"""Fine-tune a BERT for 3-class financial sentiment (torch + transformers), with an optional
+event-type head trained on the same encoder (examples labelled for it; see training/data.py)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,18 @@ from typing import Any
 
 import numpy as np
 
+from finsent.contracts.event_type import EVENT_TYPES
 from finsent.contracts.news import LABELS
 from finsent.training.bases import resolve_base
 from finsent.training.config import TrainConfig
-from finsent.training.data import UNLABELLED, Example, LoadReport, stratified_split, write_jsonl
+from finsent.training.data import (
+    UNLABELLED,
+    Example,
+    LoadReport,
+    repost_free_split,
+    stratified_split,
+    write_jsonl,
+)
 from finsent.training.scoring_metrics import classification_report
 
 log = logging.getLogger(__name__)
@@ -26,6 +35,7 @@ log = logging.getLogger(__name__)
 LABELS_FILE = "labels.json"
 METADATA_FILE = "finsent_training.json"
 EVAL_SPLIT_FILE = "eval_split.jsonl"
+EVENT_EVAL_SPLIT_FILE = "eval_split_event.jsonl"
 
 
 class TrainingCancelled(RuntimeError):
@@ -109,24 +119,38 @@ def parameter_groups(model: Any, lr: float, weight_decay: float, layer_decay: fl
     return [{"params": ps, "lr": g_lr, "weight_decay": weight_decay} for g_lr, ps in groups.items()]
 
 
-def predict_torch(
+def predict_heads(
     model: Any, tokenizer: Any, texts: list[str], max_length: int, batch_size: int = 64
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """(sentiment logits, event-type logits or None for a sentiment-only model), one pass."""
     import torch
+
+    from finsent.training.classifier import event_labels_of
 
     model.eval()
     device = next(model.parameters()).device
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     logits = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
+    events = event_labels_of(model)
+    event_logits = np.zeros((len(texts), len(events)), dtype=np.float32) if events else None
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             enc = _encode(tokenizer, [texts[i] for i in idx], max_length)
             out = model(
                 input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device)
-            ).logits
-            logits[idx] = out.float().cpu().numpy()
-    return logits
+            )
+            logits[idx] = out.logits.float().cpu().numpy()
+            if event_logits is not None:
+                event_logits[idx] = out.event_logits.float().cpu().numpy()
+    return logits, event_logits
+
+
+def predict_torch(
+    model: Any, tokenizer: Any, texts: list[str], max_length: int, batch_size: int = 64
+) -> np.ndarray:
+    """Sentiment logits."""
+    return predict_heads(model, tokenizer, texts, max_length, batch_size)[0]
 
 
 @dataclass
@@ -136,20 +160,24 @@ class _Fit:
     model: Any
     tokenizer: Any
     device: str
-    loss_fn: Any
     class_weight: Any
     optimizer: Any
     scheduler: Any
+    event_weight: Any = None  # per-class loss weights of the event head; None without one
     step: int = 0
 
 
-def class_weights(train_set: list[Example], enabled: bool) -> tuple[np.ndarray, np.ndarray]:
+def class_weights(
+    train_set: list[Example], enabled: bool, head: str = "sentiment"
+) -> tuple[np.ndarray, np.ndarray]:
     """(label counts, per-class loss weights). Inverse square-root frequency, normalised to mean 1
-    over the classes present: lifts the rare negative class without overshooting."""
-    labels = [e.label for e in train_set if e.label != UNLABELLED]
-    counts = np.bincount(labels, minlength=len(LABELS)).astype(np.float64)
-    if not enabled:
-        return counts, np.ones(len(LABELS))
+    over the classes present: lifts the rare negative class (or IPO, 44 of 17k event texts) without
+    overshooting."""
+    k = len(LABELS) if head == "sentiment" else len(EVENT_TYPES)
+    labels = [e.target(head) for e in train_set if e.target(head) != UNLABELLED]
+    counts = np.bincount(labels, minlength=k).astype(np.float64)
+    if not enabled or not counts.any():  # no labels for this head: its loss is masked out anyway
+        return counts, np.ones(k)
     weights = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 0.0)
     return counts, weights / weights[counts > 0].mean()
 
@@ -173,7 +201,9 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _prepare(base: Path, cfg: TrainConfig, weights: np.ndarray, steps: int) -> _Fit:
+def _prepare(
+    base: Path, cfg: TrainConfig, weights: np.ndarray, steps: int, event_weights: np.ndarray | None
+) -> _Fit:
     import torch
     from transformers import AutoTokenizer
 
@@ -181,20 +211,84 @@ def _prepare(base: Path, cfg: TrainConfig, weights: np.ndarray, steps: int) -> _
 
     device = resolve_device(cfg.device)
     id2label = {i: str(label) for i, label in enumerate(LABELS)}
+    events = list(EVENT_TYPES) if event_weights is not None else None
     tokenizer = AutoTokenizer.from_pretrained(str(base))
-    if cfg.init_from is not None:  # continue from a trained classifier, its head included
+    if cfg.init_from is not None:  # continue from a trained classifier, its heads included
         from finsent.training.classifier import load_classifier
 
-        model = load_classifier(base).to(device)
+        model = load_classifier(base, events).to(device)
     else:
-        model = new_classifier(base, cfg.pooling, id2label).to(device)
+        model = new_classifier(base, cfg.pooling, id2label, events).to(device)
+    if cfg.train_only == "event":
+        # Only the event head learns: the encoder and the sentiment head keep init_from's weights.
+        for name, param in model.named_parameters():
+            param.requires_grad = name.startswith("event_classifier.")
     class_weight = torch.tensor(weights, dtype=torch.float32, device=device)
-    loss_fn = torch.nn.CrossEntropyLoss(
-        weight=class_weight, label_smoothing=cfg.label_smoothing, reduction="none"
-    )
     optimizer = torch.optim.AdamW(parameter_groups(model, cfg.lr, cfg.weight_decay, cfg.layer_decay))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_warmup_decay(steps, cfg.warmup))
-    return _Fit(model, tokenizer, device, loss_fn, class_weight, optimizer, scheduler)
+    event_weight = (
+        torch.tensor(event_weights, dtype=torch.float32, device=device) if event_weights is not None else None
+    )
+    return _Fit(model, tokenizer, device, class_weight, optimizer, scheduler, event_weight)
+
+
+def _head_loss(
+    logits: Any,
+    targets: Any,
+    soft: Any,
+    sample_weight: Any,
+    class_weight: Any,
+    cfg: TrainConfig,
+) -> Any:
+    """One head's loss over the batch's examples labelled for it (hard) and, when distilling, the
+    teacher's soft targets of every example."""
+    if cfg.distill_temperature is not None:
+        return distillation_loss(
+            logits, targets, soft, sample_weight, class_weight, cfg.distill_temperature, cfg.distill_alpha
+        )
+    import torch.nn.functional as F
+
+    has_label = (targets != UNLABELLED).to(sample_weight.dtype)
+    per_example = F.cross_entropy(
+        logits,
+        targets.clamp(min=0),
+        weight=class_weight,
+        label_smoothing=cfg.label_smoothing,
+        reduction="none",
+    )
+    return weighted_loss(per_example, targets.clamp(min=0), sample_weight * has_label, class_weight)
+
+
+def _batch_loss(fit: _Fit, batch: list[Example], cfg: TrainConfig) -> Any:
+    import torch
+
+    enc = _encode(fit.tokenizer, [e.text for e in batch], cfg.max_length)
+    sample_weight = torch.tensor([e.weight for e in batch], device=fit.device)
+    out = fit.model(
+        input_ids=enc["input_ids"].to(fit.device), attention_mask=enc["attention_mask"].to(fit.device)
+    )
+    distilling = cfg.distill_temperature is not None
+
+    def soft(values: list[Any]) -> Any:
+        return torch.tensor(values, device=fit.device, dtype=out.logits.dtype) if distilling else None
+
+    labels = torch.tensor([e.label for e in batch], device=fit.device)
+    loss = _head_loss(out.logits, labels, soft([e.soft for e in batch]), sample_weight, fit.class_weight, cfg)
+    if fit.event_weight is not None:
+        events = torch.tensor([e.event for e in batch], device=fit.device)
+        # A teacher without an event head gives no soft event targets: hard labels only there.
+        event_soft = soft([e.soft_event for e in batch]) if distilling and batch[0].soft_event else None
+        event_cfg = cfg if event_soft is not None else _without_distillation(cfg)
+        loss = loss + cfg.event_loss_weight * _head_loss(
+            out.event_logits, events, event_soft, sample_weight, fit.event_weight, event_cfg
+        )
+    return loss
+
+
+def _without_distillation(cfg: TrainConfig) -> TrainConfig:
+    from dataclasses import replace
+
+    return replace(cfg, distill_temperature=None)
 
 
 def _train_epoch(
@@ -219,25 +313,7 @@ def _train_epoch(
         if should_stop is not None and should_stop():
             bar.close()
             raise TrainingCancelled(f"stopped in epoch {epoch} after {fit.step} steps")
-        enc = _encode(fit.tokenizer, [train_set[i].text for i in idx], cfg.max_length)
-        labels = torch.tensor([train_set[i].label for i in idx], device=fit.device)
-        sample_weight = torch.tensor([train_set[i].weight for i in idx], device=fit.device)
-        logits = fit.model(
-            input_ids=enc["input_ids"].to(fit.device), attention_mask=enc["attention_mask"].to(fit.device)
-        ).logits
-        if cfg.distill_temperature is not None:
-            soft = torch.tensor([train_set[i].soft for i in idx], device=fit.device, dtype=logits.dtype)
-            loss = distillation_loss(
-                logits,
-                labels,
-                soft,
-                sample_weight,
-                fit.class_weight,
-                cfg.distill_temperature,
-                cfg.distill_alpha,
-            )
-        else:
-            loss = weighted_loss(fit.loss_fn(logits, labels), labels, sample_weight, fit.class_weight)
+        loss = _batch_loss(fit, [train_set[i] for i in idx], cfg)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(fit.model.parameters(), 1.0)
         fit.optimizer.step()
@@ -258,21 +334,43 @@ def _out_of_steps(fit: _Fit, cfg: TrainConfig) -> bool:
 
 def _report_epoch(epoch: int, loss: float, metrics: dict[str, Any], progress: bool) -> dict[str, Any]:
     # One line an epoch: printed beside the progress bar, or logged when there is none (a job's log).
-    log.log(
-        logging.DEBUG if progress else logging.INFO,
-        "epoch %d: loss %.4f accuracy %.4f macro-F1 %.4f",
-        epoch,
-        loss,
-        metrics["accuracy"],
-        metrics["macro_f1"],
-    )
+    line = f"loss {loss:.4f}  accuracy {metrics['accuracy']:.4f}  macro-F1 {metrics['macro_f1']:.4f}"
+    row = {"epoch": epoch, "loss": loss, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
+    event = metrics.get("event")
+    if event is not None:
+        line += f"  event macro-F1 {event['macro_f1']:.4f}"
+        row["event_macro_f1"] = event["macro_f1"]
+    log.log(logging.DEBUG if progress else logging.INFO, "epoch %d: %s", epoch, line)
     if progress:
-        print(
-            f"epoch {epoch}: loss {loss:.4f}  accuracy {metrics['accuracy']:.4f}  "
-            f"macro-F1 {metrics['macro_f1']:.4f}",
-            flush=True,
-        )
-    return {"epoch": epoch, "loss": loss, "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"]}
+        print(f"epoch {epoch}: {line}", flush=True)
+    return row
+
+
+def _evaluate_heads(fit: _Fit, eval_set: list[Example], cfg: TrainConfig) -> dict[str, Any]:
+    """Sentiment metrics on the examples labelled for sentiment, with the event head's under
+    "event" when the model has one; "selection" is what the best epoch is chosen by: the sentiment
+    macro-F1, or the mean of both heads' macro-F1."""
+    texts = [e.text for e in eval_set]
+    logits, event_logits = predict_heads(fit.model, fit.tokenizer, texts, cfg.max_length)
+    sentiment = [i for i, e in enumerate(eval_set) if e.label != UNLABELLED]
+    metrics = classification_report(
+        np.array([eval_set[i].label for i in sentiment], dtype=np.int64),
+        logits[sentiment].argmax(axis=1) if sentiment else np.array([], dtype=np.int64),
+    )
+    metrics["selection"] = metrics["macro_f1"]
+    if event_logits is not None:
+        labelled = [i for i, e in enumerate(eval_set) if e.event != UNLABELLED]
+        if labelled:
+            event = classification_report(
+                np.array([eval_set[i].event for i in labelled]),
+                event_logits[labelled].argmax(axis=1),
+                labels=EVENT_TYPES,
+            )
+            metrics["event"] = event
+            metrics["selection"] = (
+                (metrics["macro_f1"] + event["macro_f1"]) / 2 if sentiment else event["macro_f1"]
+            )
+    return metrics
 
 
 def _fit_epochs(
@@ -283,20 +381,18 @@ def _fit_epochs(
     staging: Path,
     should_stop: StopCheck | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Train epoch by epoch, keep the best checkpoint (macro-F1 on eval_set) in `staging`, stop
-    early after cfg.patience epochs without a gain; returns (best metrics with its epoch, history)."""
+    """Train epoch by epoch, keep the best checkpoint (macro-F1 on eval_set; both heads' mean with
+    an event head) in `staging`, stop early after cfg.patience epochs without a gain; returns (best
+    metrics with its epoch, history)."""
     rng = random.Random(cfg.seed)
-    eval_texts = [e.text for e in eval_set]
-    eval_true = np.array([e.label for e in eval_set])
     best: dict[str, Any] | None = None
     history: list[dict[str, Any]] = []
     stale = 0
     for epoch in range(1, cfg.epochs + 1):
         loss = _train_epoch(fit, train_set, cfg, rng, epoch, should_stop)
-        pred = predict_torch(fit.model, fit.tokenizer, eval_texts, cfg.max_length).argmax(axis=1)
-        metrics = classification_report(eval_true, pred)
+        metrics = _evaluate_heads(fit, eval_set, cfg)
         history.append(_report_epoch(epoch, loss, metrics, cfg.progress))
-        if best is None or metrics["macro_f1"] > best["macro_f1"]:
+        if best is None or metrics["selection"] > best["selection"]:
             best = {**metrics, "epoch": epoch}
             fit.model.save_pretrained(str(staging), safe_serialization=True)
             fit.tokenizer.save_pretrained(str(staging))
@@ -310,6 +406,20 @@ def _fit_epochs(
             break
     assert best is not None  # at least one epoch ran: cfg.epochs >= 1
     return best, history
+
+
+def _split(train_set: list[Example], cfg: TrainConfig) -> tuple[list[Example], list[Example]]:
+    """The evaluation split: stratified over the sentiment-labelled examples, and over the examples
+    labelled only for the event head with reposts kept on one side; unlabelled examples
+    (distillation) all train."""
+    sentiment = [e for e in train_set if e.label != UNLABELLED]
+    event_only = [e for e in train_set if e.label == UNLABELLED and e.event != UNLABELLED]
+    fit_part, eval_set = stratified_split(sentiment, cfg.eval_fraction, cfg.seed) if sentiment else ([], [])
+    if event_only:
+        event_fit, event_eval = repost_free_split(event_only, cfg.eval_fraction, cfg.seed)
+        fit_part, eval_set = fit_part + event_fit, eval_set + event_eval
+    rest = [e for e in train_set if e.label == UNLABELLED and e.event == UNLABELLED]
+    return fit_part + rest, eval_set
 
 
 def train(
@@ -330,22 +440,31 @@ def train(
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     _seed(cfg.seed)
-    if eval_set is None:  # from the labelled examples; unlabelled ones (distillation) all train
-        labelled = [e for e in train_set if e.label != UNLABELLED]
-        fit_part, eval_set = stratified_split(labelled, cfg.eval_fraction, cfg.seed)
-        train_set = fit_part + [e for e in train_set if e.label == UNLABELLED]
+    if eval_set is None:
+        train_set, eval_set = _split(train_set, cfg)
     if not train_set or not eval_set:
         raise ValueError("need at least one training and one evaluation example")
     if cfg.distill_temperature is not None and any(e.soft is None for e in train_set):
         raise ValueError("distillation needs the teacher's soft targets on every training example")
     if cfg.epochs < 1:
         raise ValueError("epochs must be at least 1")
+    if cfg.train_only not in (None, "event"):
+        raise ValueError(f"train_only {cfg.train_only!r}: only 'event' (the event-type head) is supported")
+    if cfg.train_only == "event" and (
+        cfg.init_from is None or not any(e.event != UNLABELLED for e in train_set)
+    ):
+        raise ValueError("training only the event head needs init_from (a trained model) and event-type data")
 
     base = Path(cfg.init_from) if cfg.init_from is not None else resolve_base(cfg.base)
     if cfg.init_from is not None and not (base / "config.json").is_file():
         raise ValueError(f"init_from {base}: not a folder written by `finsent train` (no config.json)")
     counts, weights = class_weights(train_set, cfg.class_weights)
-    fit = _prepare(base, cfg, weights, total_steps(len(train_set), cfg))
+    # An event head when any example is labelled for it, or a teacher's event head passes it on.
+    with_events = any(e.event != UNLABELLED or e.soft_event is not None for e in train_set)
+    event_counts, event_weights = class_weights(train_set, cfg.class_weights, "event")
+    fit = _prepare(
+        base, cfg, weights, total_steps(len(train_set), cfg), event_weights if with_events else None
+    )
     started = time.time()
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -365,13 +484,17 @@ def train(
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
         "data": report.as_dict() if report else {},
         "best_epoch": best["epoch"],
-        "metrics": {k: v for k, v in best.items() if k != "epoch"},
+        "metrics": {k: v for k, v in best.items() if k not in ("epoch", "event", "selection")},
         "history": history,
         "steps": fit.step,
         "duration_s": round(time.time() - started, 1),
         "torch_threads": torch.get_num_threads(),
         "device": fit.device,
     }
+    if with_events:
+        metadata["event_labels"] = list(EVENT_TYPES)
+        metadata["event_train_label_counts"] = event_counts.astype(int).tolist()
+        metadata["event_metrics"] = best.get("event", {})
     if cfg.distill_temperature is not None:
         metadata["distillation"] = {
             "teacher": cfg.extra.get("teacher"),
@@ -381,6 +504,8 @@ def train(
         }
     (staging / LABELS_FILE).write_text(json.dumps([str(label) for label in LABELS]))
     write_jsonl(eval_set, staging / EVAL_SPLIT_FILE)
+    if with_events:
+        write_jsonl(eval_set, staging / EVENT_EVAL_SPLIT_FILE, head="event")
     (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
     if out.exists():
         shutil.rmtree(out)

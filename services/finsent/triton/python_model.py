@@ -2,7 +2,8 @@
 with ONNX Runtime on CPU. `finsent export` copies this file into every version folder as model.py.
 
 Contract: inputs `input_ids`, `attention_mask` (INT64, [batch, sequence]) -> output `logits`
-(FP32, [batch, 3]). Inputs are ragged (`allow_ragged_batch`): requests of different sequence
+(FP32, [batch, 3]) and, for a version with an event-type head, `event_logits` (FP32,
+[batch, 20]). Inputs are ragged (`allow_ragged_batch`): requests of different sequence
 lengths are batched by Triton and merged here: all rows of the merged batch are sorted by length and
 run in chunks of `ORT_CHUNK` rows, each padded only to its own longest row, on `ORT_THREADS` lanes
 (single-threaded ONNX Runtime runs, concurrently). This mirrors FinSent's embedded backend
@@ -37,17 +38,18 @@ class TritonPythonModel:
         self.session = ort.InferenceSession(
             str(version_dir / "model.onnx"), sess_options=opts, providers=["CPUExecutionProvider"]
         )
+        names = {o.name for o in self.session.get_outputs()}
+        self.outputs = ["logits", "event_logits"] if "event_logits" in names else ["logits"]
         self.pool = ThreadPoolExecutor(self.lanes, thread_name_prefix="ort")
         # Rows merged from several requests are padded with the model's own id (MPNet's is 1).
         manifest = version_dir / "manifest.json"
         self.pad_id = int(json.loads(manifest.read_text()).get("pad_id", 0)) if manifest.is_file() else 0
 
-    def _run(self, ids: np.ndarray, mask: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    def _run(self, ids: np.ndarray, mask: np.ndarray, lengths: np.ndarray) -> list[np.ndarray]:
         width = max(int(lengths.max()), 1)
-        (logits,) = self.session.run(
-            ["logits"], {"input_ids": ids[:, :width], "attention_mask": mask[:, :width]}
+        return self.session.run(
+            self.outputs, {"input_ids": ids[:, :width], "attention_mask": mask[:, :width]}
         )
-        return logits
 
     def execute(self, requests: list) -> list:
         rows, masks = [], []
@@ -70,15 +72,21 @@ class TritonPythonModel:
         size = max(1, min(self.chunk, -(-len(order) // self.lanes)))
         # Longest first: the last chunks to start are the shortest, so the lanes finish together.
         parts = [order[i : i + size] for i in range(0, len(order), size)][::-1]
-        logits = np.empty((len(order), 3), dtype=np.float32)
-        results = self.pool.map(lambda idx: self._run(ids[idx], mask[idx], lengths[idx]), parts)
-        for idx, out in zip(parts, results, strict=True):
-            logits[idx] = out
+        results = list(self.pool.map(lambda idx: self._run(ids[idx], mask[idx], lengths[idx]), parts))
+        merged = []
+        for k in range(len(self.outputs)):
+            out = np.empty((len(order), results[0][k].shape[1]), dtype=np.float32)
+            for idx, result in zip(parts, results, strict=True):
+                out[idx] = result[k]
+            merged.append(out)
         responses, start = [], 0
         for r in rows:
-            out = logits[start : start + r.shape[0]]
-            start += r.shape[0]
-            responses.append(pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("logits", out)]))
+            stop = start + r.shape[0]
+            tensors = [
+                pb_utils.Tensor(name, m[start:stop]) for name, m in zip(self.outputs, merged, strict=True)
+            ]
+            responses.append(pb_utils.InferenceResponse(output_tensors=tensors))
+            start = stop
         return responses
 
     def finalize(self) -> None:
