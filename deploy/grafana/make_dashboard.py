@@ -102,9 +102,26 @@ def build() -> dict:
             ],
             0,
             9,
-            24,
+            16,
             8,
             unit="percentunit",
+        ),
+        panel(
+            29,
+            "Negative items by event type (1h)",
+            "bargauge",
+            [
+                (
+                    "sort_desc(sum by (event_type) "
+                    '(increase(finsent_items_scored_by_event_type_total{label="negative"}[1h])))',
+                    "{{event_type}}",
+                )
+            ],
+            16,
+            9,
+            8,
+            8,
+            description="What the negative news is about, all topics (a model with an event-type head).",
         ),
         row(6, "Topic: $topic", 17),
         panel(
@@ -154,8 +171,22 @@ def build() -> dict:
             [('finsent_topic_volume{topic="$topic"}', "{{window}}")],
             12,
             26,
-            12,
+            6,
             8,
+        ),
+        panel(
+            30,
+            "Event mix (spike window)",
+            "bargauge",
+            [
+                ('finsent_topic_event_type_items{topic="$topic"} > 0', "{{event_type}}"),
+                ('finsent_topic_event_type_negative_items{topic="$topic"} > 0', "negative: {{event_type}}"),
+            ],
+            18,
+            26,
+            6,
+            8,
+            description="Items by event type in the spike window, for topics on FINSENT_TOPIC_ALLOW.",
         ),
         row(13, "Pipeline health", 34),
         panel(

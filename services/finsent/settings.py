@@ -249,6 +249,16 @@ class Settings(BaseSettings):
         float, Field(ge=0, le=1, description="negative share must exceed the baseline by at least this")
     ] = 0.3
     spike_cooldown: Annotated[str, Field(description="quiet time after a resolve before a new fire")] = "15m"
+    event_detector: Annotated[
+        bool,
+        Field(
+            description="also detect spikes per (topic, event type), with a model that has an event head; "
+            "the other spike settings apply, with its own volume floor"
+        ),
+    ] = False
+    event_detector_min_volume: Annotated[
+        int, Field(ge=1, description="fewest items of one (topic, event type) in the spike window to fire")
+    ] = 8
     webhook_urls: Annotated[str, Field(description="alert webhooks, comma-separated URLs")] = ""
     webhook_secret: Annotated[
         SecretStr | None,
@@ -429,6 +439,12 @@ class Settings(BaseSettings):
             cooldown_s=parse_window(self.spike_cooldown),
         )
 
+    def event_detector_config(self):  # -> DetectorConfig | None
+        """The per-(topic, event type) detector's settings, or None when it is off."""
+        if not self.event_detector:
+            return None
+        return self.detector_config().model_copy(update={"min_volume": self.event_detector_min_volume})
+
     def kafka_connection(self):  # -> KafkaConnection (imported lazily: settings stays light)
         """The Kafka address with its security settings, for every client FinSent creates."""
         from finsent.kafka.security import KafkaConnection, KafkaSecurity
@@ -573,6 +589,8 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "spike_z_resolve",
         "spike_min_delta",
         "spike_cooldown",
+        "event_detector",
+        "event_detector_min_volume",
     ),
     "alert webhooks": ("webhook_urls", "webhook_secret", "webhook_max_queue", "webhook_max_attempts"),
     "webhook delivery from Kafka": ("webhook_group_id", "webhook_max_age", "webhook_backoff_max"),

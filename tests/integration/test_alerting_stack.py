@@ -148,6 +148,9 @@ def stack(kafka, model_repo, tmp_path_factory):
     agg_args = (
         "--aggregate-metrics-port",
         str(agg_port),
+        # The burst topic's event mix (per-topic event-type series exist for allow-listed topics only).
+        "--topic-allow",
+        BURST[0],
         "--webhook-urls",
         rx.url("/finsent"),
     )

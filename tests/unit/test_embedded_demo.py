@@ -11,6 +11,7 @@ import sys
 import numpy as np
 
 from finsent.app.wiring import bundled_feed
+from finsent.contracts.event_type import EVENT_TYPES
 from finsent.contracts.news import LABELS
 from finsent.inference.embedded import OnnxModel
 from finsent.inference.model_repo import latest_version
@@ -84,6 +85,14 @@ def test_finsent_run_embedded_prints_summary(model_repo):
     # The bundled burst raises an alert on Boeing (and its sector), and on nothing else.
     firing = re.findall(r"FIRING\s+\w+\s+(\S+)", out)
     assert sorted(firing) == ["BA", "sector:aerospace"], out[-3000:]
+    # ... and says what the bad news is about (the demo model's event-type head): the burst's
+    # groundings, inspections and downgrades, not earnings or dividends.
+    about = re.findall(r"about: (.+)", out)
+    assert len(about) == 2, out[-3000:]
+    named = {part.rsplit(" ", 1)[0] for part in about[0].split(", ")}
+    assert named <= set(EVENT_TYPES) and len(named) >= 2, about
+    assert named & {"Legal | Regulation", "Company | Product News", "Analyst Update"}, about
+    assert not named & {"Dividend", "Earnings", "Fed | Central Banks"}, about
     assert "Per-topic sentiment" in out
 
 
@@ -118,4 +127,6 @@ def test_a_first_run_is_quiet(tmp_path):
         "pre-processing before quantization",
     ):
         assert noise not in console, noise
-    assert len(re.findall(r"epoch 1: loss", console)) == 1  # printed, not also logged
+    # One line per epoch, printed, not also logged: one "epoch 1" for each of the demo's three steps.
+    assert len(re.findall(r"epoch 1: loss", console)) == 3
+    assert [int(n) for n in re.findall(r"Step (\d)/3", console)] == [1, 2, 3]

@@ -12,6 +12,12 @@ are made again with it, as an in-order run would have made them: the detector's 
 the topic's last emitted transition is kept, and since nothing was emitted for the topic after that
 point, replaying the minutes from there is exact. What was emitted is never retracted, so the
 replay starts no earlier than the minute after the topic's last emitted transition.
+
+Event types. With a model that has an event-type head, every window also counts items by event type
+(bounded by the taxonomy), and an alert says what the window's negative items are about. The
+optional per-(topic, event type) detector is a second Aggregator over the same items, keyed by
+(topic, event type), with its own detector settings (its own volume floor): "BA's Legal |
+Regulation news turned negative" fires even while BA as a whole looks normal.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,7 +33,8 @@ from datetime import UTC, datetime
 from finsent.aggregate.detector import Assessment, DetectorConfig, Severity, SpikeState, Transition, assess
 from finsent.aggregate.topic_metrics import TopicMetrics
 from finsent.aggregate.windows import BUCKET_S, TopicWindows, bucket_of
-from finsent.contracts.alert import AlertEvent, Evidence
+from finsent.contracts.alert import AlertEvent, EventTypeCount, Evidence
+from finsent.contracts.event_type import bounded_event_type
 from finsent.contracts.news import ModelRef
 from finsent.contracts.topic_score import TopicScore
 
@@ -35,6 +42,25 @@ log = logging.getLogger(__name__)
 
 STATE_VALUE = {Severity.NONE: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 EVIDENCE_SHOW = 5
+# Joins a topic and an event type into the key of the per-(topic, event type) detector; event types
+# never contain it, so splitting at the last one gives the topic back exactly.
+PAIR_SEP = "\x1f"
+
+
+def pair_key(topic: str, event_type: str) -> str:
+    return f"{topic}{PAIR_SEP}{event_type}"
+
+
+def split_pair(key: str) -> tuple[str, str]:
+    topic, _, event_type = key.rpartition(PAIR_SEP)
+    return topic, event_type
+
+
+def breakdown(counts: dict[str, int]) -> list[EventTypeCount]:
+    """Counts by event type as shares of their sum, most first (ties by name, so it is stable)."""
+    total = sum(counts.values())
+    ranked = sorted(((n, t) for t, n in counts.items() if n > 0), key=lambda x: (-x[0], x[1]))
+    return [EventTypeCount(event_type=t, count=n, share=round(n / total, 4)) for n, t in ranked]
 
 
 def event_time_s(ev: TopicScore) -> float:
@@ -66,6 +92,7 @@ class Aggregator:
         metrics: TopicMetrics | None = None,
         max_topics: int = 10_000,
         max_seen: int = 2_000_000,
+        event_detector: DetectorConfig | None = None,
     ) -> None:
         self.windows = windows
         self.detector = detector
@@ -79,6 +106,10 @@ class Aggregator:
         self.duplicates = 0
         self.late = 0
         self.reassessed = 0  # topic re-assessments caused by late data
+        # The per-(topic, event type) detector, when configured: same windows and bounds, keyed by pair.
+        self.by_event: Aggregator | None = None
+        if event_detector is not None:
+            self.by_event = Aggregator(windows, event_detector, max_topics=max_topics, max_seen=max_seen)
 
     # -- ingest ------------------------------------------------------------------------------------
     def apply(
@@ -98,6 +129,9 @@ class Aggregator:
         `hold`: only take the events in, the clock stays (a rebuild still reading its history)."""
         for ev in events:
             self._add(ev)
+            if self.by_event is not None and ev.event_type is not None:
+                pair = pair_key(ev.topic, bounded_event_type(ev.event_type) or "")
+                self.by_event._add(ev.model_copy(update={"topic": pair}))
         if hold:
             return []
         alerts = self.advance(self.watermark_s if until_s is None else min(until_s, self.watermark_s))
@@ -124,7 +158,8 @@ class Aggregator:
         if state is None:
             state = self.topics[ev.topic] = TopicState(TopicWindows(self.horizon_s))
         self.topics.move_to_end(ev.topic)
-        state.windows.add(at, ev.label.value, ev.score)
+        event_type = bounded_event_type(ev.event_type)
+        state.windows.add(at, ev.label.value, ev.score, event_type)
         state.last_update_s = max(state.last_update_s, at)
         if ev.score < 0:
             worst = state.evidence.setdefault(bucket_of(at), [])
@@ -139,7 +174,7 @@ class Aggregator:
             if first <= self.clock_s:
                 state.redo_from_s = first if state.redo_from_s is None else min(state.redo_from_s, first)
         if self.metrics:
-            self.metrics.count(ev.topic, ev.label.value)
+            self.metrics.count(ev.topic, ev.label.value, event_type)
 
     def advance(self, to_s: float) -> list[AlertEvent]:
         """Re-assess topics that got late data, then assess, at each minute boundary up to `to_s`,
@@ -166,6 +201,8 @@ class Aggregator:
             for topic, at in assessed.items():
                 if topic in self.topics:
                     self._gauges(topic, self.topics[topic], at)
+        if self.by_event is not None:
+            alerts += [_from_pair(a) for a in self.by_event.advance(to_s)]
         return alerts
 
     def _due(self, state: TopicState, boundary: float) -> bool:
@@ -232,9 +269,13 @@ class Aggregator:
             c = state.windows.window(now_s, length)
             per_window[name] = (c.total, c.negative_share, c.mean_score)
         self.metrics.gauges(topic, per_window, a.baseline, a.z, STATE_VALUE[state.spike.active])
+        if self.metrics.shows_event_mix(topic):
+            short = state.windows.window(now_s, self.detector.short_window_s, events=True)
+            self.metrics.event_mix(topic, short.events, short.negative_events)
 
     def _event(self, topic: str, state: TopicState, t: Transition, now_s: float) -> AlertEvent:
         lo = now_s - self.detector.short_window_s
+        window = state.windows.window(now_s, self.detector.short_window_s, events=True)
         recent = [
             e for minute, items in state.evidence.items() if lo - BUCKET_S < minute <= now_s for e in items
         ]
@@ -265,9 +306,14 @@ class Aggregator:
                     source=e.source,
                     published_at=e.published_at,
                     snippet=e.snippet,
+                    event_type=e.event_type,
                 )
                 for e in worst
             ],
+            negative_event_types=breakdown(window.negative_events),
+            evidence_event_types=breakdown(
+                Counter(kind for e in worst if (kind := bounded_event_type(e.event_type)) is not None)
+            ),
         )
 
     # -- summary -----------------------------------------------------------------------------------
@@ -282,3 +328,10 @@ class Aggregator:
             rows.append(row)
         longest = max(self.windows, key=self.windows.__getitem__)
         return sorted(rows, key=lambda r: -r[longest][0])  # type: ignore[index]
+
+
+def _from_pair(alert: AlertEvent) -> AlertEvent:
+    """An alert of the per-(topic, event type) detector, as its receivers see it: the real topic,
+    and the event type the spike is in."""
+    topic, event_type = split_pair(alert.topic)
+    return alert.model_copy(update={"topic": topic, "event_type": event_type})

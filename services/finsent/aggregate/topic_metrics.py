@@ -2,7 +2,11 @@
 
 Topics on the allow-list always get their own `topic` label; others get one while fewer than
 `max_topic_labels` are in use (first come, first served); every further topic is counted under
-`topic="other"` (counters only: a gauge of a mixed bag would mean nothing)."""
+`topic="other"` (counters only: a gauge of a mixed bag would mean nothing).
+
+Event types (up to 21 values) multiply a topic's series, so a series with both `topic` and
+`event_type` exists only for allow-listed topics (the event mix of the per-topic drill-down); the
+all-topics view by event type comes from the scorer's `finsent_items_scored_by_event_type_total`."""
 
 from __future__ import annotations
 
@@ -28,6 +32,10 @@ class TopicLabeler:
 
     def has_label(self, topic: str) -> bool:
         return topic in self._allow or topic in self._given
+
+    @property
+    def allowed(self) -> set[str]:
+        return self._allow
 
 
 class TopicMetrics:
@@ -88,17 +96,44 @@ class TopicMetrics:
             "The aggregator's clock: the newest event time seen (Unix seconds).",
             registry=r,
         )
+        self.event_items = Gauge(
+            "finsent_topic_event_type_items",
+            "Items in the spike window by event type (allow-listed topics only).",
+            ["topic", "event_type"],
+            registry=r,
+        )
+        self.event_negative_items = Gauge(
+            "finsent_topic_event_type_negative_items",
+            "Negative items in the spike window by event type (allow-listed topics only).",
+            ["topic", "event_type"],
+            registry=r,
+        )
+        self._event_series: dict[str, set[str]] = {}  # topic -> event types with a series
         self.overflow = Counter(
             "finsent_topic_label_overflow_total",
             'Items whose topic was counted as topic="other" (label limit reached).',
             registry=r,
         )
 
-    def count(self, topic: str, label: str) -> None:
+    def count(self, topic: str, label: str, event_type: str | None = None) -> None:
         name = self.labeler.label(topic)
         if name == OTHER:
             self.overflow.inc()
         self.items.labels(topic=name, label=label).inc()
+
+    def shows_event_mix(self, topic: str) -> bool:
+        return topic in self.labeler.allowed
+
+    def event_mix(self, topic: str, items: dict[str, int], negative: dict[str, int]) -> None:
+        """The spike window's items and negative items by event type; types that left the window
+        go to 0 (their series stay, bounded by the taxonomy)."""
+        shown = self._event_series.setdefault(topic, set())
+        shown.update(items)
+        for event_type in shown:
+            self.event_items.labels(topic=topic, event_type=event_type).set(items.get(event_type, 0))
+            self.event_negative_items.labels(topic=topic, event_type=event_type).set(
+                negative.get(event_type, 0)
+            )
 
     def gauges(
         self,
@@ -130,3 +165,7 @@ class TopicMetrics:
         for g in (self.baseline, self.zscore, self.alert_state):
             with contextlib.suppress(KeyError):
                 g.remove(topic)
+        for event_type in self._event_series.pop(topic, set()):
+            for g in (self.event_items, self.event_negative_items):
+                with contextlib.suppress(KeyError):
+                    g.remove(topic, event_type)

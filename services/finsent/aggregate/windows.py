@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import bisect
 import math
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 BUCKET_S = 60
 
@@ -32,6 +33,9 @@ class Counts:
     neutral: int = 0
     positive: int = 0
     score_sum: float = 0.0
+    # Items by event type, and negative items by event type (bounded: the taxonomy and "Other").
+    events: Counter[str] = field(default_factory=Counter)
+    negative_events: Counter[str] = field(default_factory=Counter)
 
     @property
     def total(self) -> int:
@@ -45,11 +49,14 @@ class Counts:
     def mean_score(self) -> float:
         return self.score_sum / self.total if self.total else 0.0
 
-    def add(self, other: Counts) -> None:
+    def add(self, other: Counts, *, events: bool = False) -> None:
         self.negative += other.negative
         self.neutral += other.neutral
         self.positive += other.positive
         self.score_sum += other.score_sum
+        if events:
+            self.events.update(other.events)
+            self.negative_events.update(other.negative_events)
 
 
 class TopicWindows:
@@ -65,7 +72,7 @@ class TopicWindows:
     def __len__(self) -> int:
         return len(self._buckets)
 
-    def add(self, at_s: float, label: str, score: float) -> None:
+    def add(self, at_s: float, label: str, score: float, event_type: str | None = None) -> None:
         key = bucket_of(at_s)
         bucket = self._buckets.get(key)
         if bucket is None:
@@ -78,6 +85,10 @@ class TopicWindows:
                 bisect.insort(self._keys, key)
         setattr(bucket, label, getattr(bucket, label) + 1)
         bucket.score_sum += score
+        if event_type is not None:
+            bucket.events[event_type] += 1
+            if label == "negative":
+                bucket.negative_events[event_type] += 1
 
     def expire(self, now_s: float) -> None:
         cutoff = now_s - self._horizon - BUCKET_S
@@ -86,8 +97,9 @@ class TopicWindows:
             del self._buckets[key]
         del self._keys[:n]
 
-    def window(self, now_s: float, length_s: int, *, end_offset_s: int = 0) -> Counts:
-        """Counts of the buckets overlapping (now - end_offset - length, now - end_offset]."""
+    def window(self, now_s: float, length_s: int, *, end_offset_s: int = 0, events: bool = False) -> Counts:
+        """Counts of the buckets overlapping (now - end_offset - length, now - end_offset]; with
+        `events`, the counts by event type too (only where they are shown: an alert, a gauge)."""
         hi = now_s - end_offset_s
         lo = hi - length_s
         out = Counts()
@@ -95,5 +107,5 @@ class TopicWindows:
         first = bisect.bisect_right(self._keys, lo - BUCKET_S)
         last = bisect.bisect_right(self._keys, hi)
         for key in self._keys[first:last]:
-            out.add(self._buckets[key])
+            out.add(self._buckets[key], events=events)
         return out

@@ -55,11 +55,18 @@ class Summary:
                 lines.append(f"  ... and {len(self.topics) - 20} more topics")
         lines += ["", f"Alerts ({len(self.alerts)})"]
         for a in self.alerts:
+            topic = f"{a.topic} / {a.event_type}" if a.event_type else a.topic
             lines.append(
-                f"  {a.event_time:%Y-%m-%d %H:%M} {a.status.upper():<8} {a.severity:<8} {a.topic:<22} "
+                f"  {a.event_time:%Y-%m-%d %H:%M} {a.status.upper():<8} {a.severity:<8} {topic:<22} "
                 f"negative {a.negative_share:.0%} vs baseline {a.baseline:.0%} (z={a.zscore:.1f}, "
                 f"n={a.volume})"
             )
-            for e in a.evidence[:3] if a.status == "firing" else []:
-                lines.append(f"      {e.score:+.2f}  {e.snippet}")
+            if a.status != "firing":
+                continue
+            if a.negative_event_types:
+                about = ", ".join(f"{c.event_type} {c.share:.0%}" for c in a.negative_event_types[:3])
+                lines.append(f"      about: {about}")
+            for e in a.evidence[:3]:
+                kind = f"  [{e.event_type}]" if e.event_type else ""
+                lines.append(f"      {e.score:+.2f}  {e.snippet}{kind}")
         return "\n".join(lines)

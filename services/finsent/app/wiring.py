@@ -118,7 +118,10 @@ def topic_metrics(settings: Settings, registry: CollectorRegistry) -> TopicMetri
 
 def aggregator_factory(settings: Settings, metrics: TopicMetrics) -> Callable[[], Aggregator]:
     windows, detector = settings.window_map(), settings.detector_config()
-    return lambda: Aggregator(windows, detector, metrics=metrics, max_topics=settings.max_topics)
+    by_event = settings.event_detector_config()
+    return lambda: Aggregator(
+        windows, detector, metrics=metrics, max_topics=settings.max_topics, event_detector=by_event
+    )
 
 
 def count_alert(metrics: TopicMetrics) -> Callable[[AlertEvent], None]:

@@ -19,6 +19,17 @@ class Evidence(BaseModel):
     source: str
     published_at: datetime
     snippet: str | None = None
+    event_type: str | None = Field(default=None, description="what the item is about (event-type head)")
+
+
+class EventTypeCount(BaseModel):
+    """How many of a set of items are of one event type, and their share of the set."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_type: str
+    count: int
+    share: float
 
 
 class AlertEvent(BaseModel):
@@ -38,3 +49,16 @@ class AlertEvent(BaseModel):
     generated_at: datetime
     model: ModelRef | None = Field(default=None, description="model version of the newest evidence")
     evidence: list[Evidence] = Field(default_factory=list, description="the most negative recent items")
+    # Added with the event-type head (empty from a model without one; old readers unaffected).
+    negative_event_types: list[EventTypeCount] = Field(
+        default_factory=list,
+        description="the short window's negative items by event type, most first: what the bad news is about",
+    )
+    evidence_event_types: list[EventTypeCount] = Field(
+        default_factory=list, description="the evidence items by event type, most first"
+    )
+    event_type: str | None = Field(
+        default=None,
+        description="set by the per-(topic, event type) detector: the spike is in this event type's items "
+        "of the topic; None for the topic's own detector",
+    )

@@ -1,7 +1,9 @@
-"""Writes the demo's two data files (both committed, both written for this project, no third-party text):
+"""Writes the demo's data files (all committed, all written for this project, no third-party text):
 
 - `demo/data/demo_train.csv`: labelled headlines and posts that fine-tune the demo model on a
   fresh machine. Built from hand-written templates with fictional companies.
+- `demo/data/demo_train_events.csv`: the event type of each of those texts (the template's), plus
+  event-only texts from further templates, for the demo model's event-type head.
 - `demo/data/sample_feed.jsonl`: the embedded mode's feed: four simulated hours of news and posts
   on ten real tickers, from a *different* set of hand-written templates, with one negative burst
   (Boeing, 60 items in 20 minutes, 2 h 30 min in) and a few malformed records for the dead-letter path.
@@ -105,6 +107,72 @@ TRAIN_TEMPLATES = {
     ],
 }
 
+# The event type (contracts/event_type.py) of each training template, in TRAIN_TEMPLATES order. As in
+# the twitter topic set: results and guidance are "Financials", a results date is "Earnings".
+TRAIN_EVENT_TYPES = {
+    "negative": [
+        "Stock Movement", "Financials", "Financials", "Company | Product News", "Legal | Regulation",
+        "Company | Product News", "Financials", "Dividend", "Analyst Update", "Treasuries | Corporate Debt",
+        "Stock Commentary", "Stock Commentary", "Financials", "Legal | Regulation", "Personnel Change",
+        "Financials", "Financials", "Company | Product News", "Analyst Update", "Treasuries | Corporate Debt",
+        "Stock Commentary", "Financials",
+    ],
+    "neutral": [
+        "Earnings", "Personnel Change", "Company | Product News", "Company | Product News",
+        "Company | Product News", "Company | Product News", "Dividend", "Stock Movement",
+        "Company | Product News", "Company | Product News", "Stock Commentary", "Stock Commentary",
+        "Company | Product News", "Company | Product News", "Company | Product News",
+        "Company | Product News", "Company | Product News", "M&A | Investments", "Stock Commentary",
+        "Personnel Change",
+    ],
+    "positive": [
+        "Stock Movement", "Financials", "Financials", "Company | Product News", "Financials", "Dividend",
+        "Analyst Update", "Financials", "Company | Product News", "Stock Commentary", "Stock Commentary",
+        "Financials", "Financials", "Legal | Regulation", "Financials", "Company | Product News",
+        "Financials", "Stock Commentary", "M&A | Investments", "Financials",
+    ],
+}  # fmt: skip
+
+# Event-only texts (no sentiment label): more of the types a risk desk triages by.
+EVENT_TEMPLATES = {
+    "Legal | Regulation": [
+        "Regulators fine {c} EUR {n} million over reporting breaches",
+        "{c} settles lawsuit with former distributors",
+        "Court rules against {c} in patent dispute",
+        "Antitrust authority reviews {c} pricing practices",
+        "{c} receives subpoena from securities regulator",
+        "Safety regulator opens inquiry into {c} products",
+        "Authorities order inspections at {c} plants",
+        "{c} under investigation for possible export violations",
+    ],
+    "Company | Product News": [
+        "{c} launches new product line in {m}",
+        "{c} halts production at two plants",
+        "{c} recalls products over manufacturing flaw",
+        "{c} delays deliveries of its new model",
+        "Customers cancel orders with {c} after quality problems",
+    ],
+    "M&A | Investments": [
+        "{c} agrees to acquire rival for EUR {n} million",
+        "{c} takes {p}% stake in start-up",
+        "{c} explores sale of its consumer unit",
+    ],
+    "Personnel Change": ["{c} names new chief executive", "{c} chairman to step down in {m}"],
+    "Analyst Update": [
+        "Broker raises price target on {c}",
+        "Analysts cut {c} to neutral",
+        "{c} rated overweight in new coverage",
+        "Analysts downgrade {c} after the results",
+    ],
+    "Stock Movement": ["{c} shares rise {p}% in early trading", "{c} stock falls {p}% at the open"],
+    "Fed | Central Banks": [
+        "Central bank holds rates steady in {m}",
+        "Fed officials signal patience on rates",
+    ],
+    "Macro": ["Inflation slows to {p}% in {m}", "Factory orders fall for a third month"],
+    "Energy | Oil": ["Oil prices rise {p}% on supply worries", "Crude falls as inventories build"],
+}
+
 FEED_COMPANIES = [
     ("Apple", "AAPL", "technology"),
     ("Microsoft", "MSFT", "technology"),
@@ -166,11 +234,26 @@ def _fill(template: str, rng: random.Random, company: str, ticker: str) -> str:
 
 
 def make_train(rng: random.Random, per_template: int = 6) -> list[tuple[str, str]]:
+    return [(text, label) for text, label, _ in make_train_with_events(rng, per_template)]
+
+
+def make_train_with_events(rng: random.Random, per_template: int = 6) -> list[tuple[str, str, str]]:
+    """(text, sentiment, event type) rows; the same texts and order as make_train with the same rng."""
     rows = []
     for label, templates in TRAIN_TEMPLATES.items():
+        for template, event_type in zip(templates, TRAIN_EVENT_TYPES[label], strict=True):
+            for company, ticker in rng.sample(FICTIONAL, per_template):
+                rows.append((_fill(template, rng, company, ticker), label, event_type))
+    rng.shuffle(rows)
+    return rows
+
+
+def make_event_only(rng: random.Random, per_template: int = 6) -> list[tuple[str, str]]:
+    rows = []
+    for event_type, templates in EVENT_TEMPLATES.items():
         for template in templates:
             for company, ticker in rng.sample(FICTIONAL, per_template):
-                rows.append((_fill(template, rng, company, ticker), label))
+                rows.append((_fill(template, rng, company, ticker), event_type))
     rng.shuffle(rows)
     return rows
 
@@ -228,12 +311,21 @@ def _item(
 def main() -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     rng = random.Random(20261125)
+    train = make_train_with_events(rng)
     with (DATA / "demo_train.csv").open("w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
         w.writerow(["text", "label"])
-        w.writerows(make_train(rng))
+        w.writerows((text, label) for text, label, _ in train)
     start = datetime(2026, 1, 5, 13, 0, tzinfo=UTC)
     (DATA / "sample_feed.jsonl").write_text("\n".join(make_feed(rng, start)) + "\n", encoding="utf-8")
+    # Its own generator, so the two files above stay as they were before the event head.
+    events = [(text, event_type) for text, _, event_type in train] + make_event_only(
+        random.Random(2026_11_27)
+    )
+    with (DATA / "demo_train_events.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(events)
 
 
 if __name__ == "__main__":
