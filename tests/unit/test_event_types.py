@@ -63,6 +63,7 @@ def test_a_text_in_both_files_trains_both_heads():
         ("Acme flat", 1, UNLABELLED),
         ("Oil up", UNLABELLED, 6),
     ]
+    assert sentiment[0].event == UNLABELLED  # the callers' examples are not changed (reused elsewhere)
 
 
 def test_repost_key_ignores_links_case_and_spacing():

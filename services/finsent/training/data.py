@@ -11,7 +11,7 @@ import json
 import random
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from finsent.contracts.event_type import EVENT_TYPES
@@ -150,12 +150,12 @@ def load(paths: list[Path], head: str = "sentiment") -> tuple[list[Example], Loa
 def merge_heads(sentiment: list[Example], events: list[Example]) -> list[Example]:
     """One example per text: a text in both a sentiment file and an event-type file trains both
     heads from one pass."""
-    by_text = {e.text: e for e in sentiment}
-    out = list(sentiment)
+    index = {e.text: i for i, e in enumerate(sentiment)}
+    out = list(sentiment)  # new list, new examples where merged: the callers' lists stay as they were
     for ev in events:
-        known = by_text.get(ev.text)
-        if known is not None:
-            known.event = ev.event
+        i = index.get(ev.text)
+        if i is not None:
+            out[i] = replace(out[i], event=ev.event)
         else:
             out.append(ev)
     return out
