@@ -232,3 +232,29 @@ def test_a_missing_part_package_names_what_to_install(monkeypatch, tmp_path):
 def test_an_unknown_base_is_a_clear_error(tmp_path):
     with pytest.raises(bases.BaseError, match="minilm, mpnet or a Hugging Face model folder"):
         bases.resolve_base(tmp_path)
+
+
+def test_an_mpnet_teacher_with_the_event_head_exports_both_outputs(tmp_path):
+    """The teacher path of #15 on MPNet's architecture: both heads train, export (MPNet's padding
+    id, its relative position bias) and give the same event logits padded together or alone."""
+    from finsent.demo.model import DEMO_EVENTS
+
+    base = tiny_mpnet_base(tmp_path / "base")
+    out = tmp_path / "model"
+    r = finsent(
+        "train", "--data", str(DEMO_TRAIN), "--event-data", str(DEMO_EVENTS), "--out", str(out),
+        "--base", str(base), "--epochs", "1", "--max-steps", "6", "--batch-size", "16", "--lr", "1e-3",
+        "--device", "cpu",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    repo = tmp_path / "repo"
+    r = finsent("export", "--model", str(out), "--repo", str(repo), "--format", "onnx")
+    assert r.returncode == 0, r.stderr[-3000:]
+    folder = repo / "finsent_sentiment" / "1"
+    assert read_manifest(folder).event_labels is not None
+    texts = ["Regulators fine Acme over reporting breaches", "Acme names new chief executive", "a " * 200]
+    model = OnnxModel(folder, max_length=128)
+    _, together = model.heads(texts, 3)
+    alone = np.vstack([model.heads([t], 1)[1] for t in texts])
+    assert together is not None and together.shape == (3, 20)
+    np.testing.assert_allclose(together, alone, atol=1e-4)
