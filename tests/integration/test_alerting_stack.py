@@ -20,6 +20,7 @@ import pytest
 
 from finsent.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from finsent.contracts.alert import AlertEvent
+from finsent.contracts.event_type import EVENT_TYPES
 from finsent.demo.make_data import FEED_TEMPLATES
 from finsent.kafka.client import ensure_topics
 from support.kafka import REPO, Topics, finsent_args, fresh_topics, produce
@@ -237,6 +238,12 @@ def test_finsent_webhook_fires_for_the_burst_topic_only(stack):
     pfe = next(a for a in alerts if a.topic == "PFE" and a.status == "firing")
     assert pfe.evidence and all(e.score < 0 for e in pfe.evidence)
     assert pfe.model is not None and pfe.model.name == "finsent_sentiment"
+    # The demo model has an event-type head: the webhook says what the burst's negatives are about,
+    # and the counts add up to the window's negatives.
+    assert pfe.negative_event_types, pfe
+    assert {c.event_type for c in pfe.negative_event_types} <= set(EVENT_TYPES)
+    assert sum(c.count for c in pfe.negative_event_types) == round(pfe.negative_share * pfe.volume)
+    assert all(e.event_type in EVENT_TYPES for e in pfe.evidence)
 
 
 def test_alertmanager_webhook_fires_for_the_burst_topic_only(stack):
