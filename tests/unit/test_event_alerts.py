@@ -121,3 +121,16 @@ def test_event_type_metrics_are_bounded():
     }
     assert series == {"BA"}
     assert a.topics["BA"].windows.window(a.watermark_s, 300, events=True).events[OTHER_EVENT] == 1
+
+
+def test_the_event_detector_is_wired_from_settings():
+    from finsent.app.wiring import aggregator_factory
+    from finsent.settings import Settings
+
+    metrics = TopicMetrics(CollectorRegistry(), WINDOWS, set(), 50)
+    off = aggregator_factory(Settings(), metrics)()
+    assert off.by_event is None
+    on = aggregator_factory(Settings(event_detector=True, event_detector_min_volume=12), metrics)()
+    assert on.by_event is not None and on.by_event.detector.min_volume == 12
+    assert on.detector.min_volume == Settings().spike_min_volume  # the topic's own floor is unchanged
+    assert on.by_event.detector.z_fire == on.detector.z_fire

@@ -278,6 +278,29 @@ def test_adding_an_event_head_with_train_only_leaves_every_sentiment_score_uncha
     np.testing.assert_array_equal(before, after)
 
 
+def test_a_warm_start_on_sentiment_labels_keeps_the_event_head(two_heads, tmp_path):
+    """Retraining warm-starts from the serving model with sentiment labels only: the candidate keeps
+    the event head (its weights as they were; its outputs move with the encoder) and exports it."""
+    import torch
+    from safetensors.torch import load_file
+
+    from finsent.demo.model import DEMO_TRAIN
+    from finsent.training.train import TrainConfig, train
+
+    examples, _ = load([DEMO_TRAIN])
+    out = tmp_path / "warm"
+    train(examples[:80], out, TrainConfig(init_from=str(two_heads["model"]), epochs=1, progress=False))
+    before = load_file(str(two_heads["model"] / "model.safetensors"))
+    after = load_file(str(out / "model.safetensors"))
+    for key in ("event_classifier.weight", "event_classifier.bias"):
+        assert torch.equal(before[key], after[key])
+    assert not torch.equal(before["classifier.weight"], after["classifier.weight"])  # it did train
+    repo = tmp_path / "repo"
+    r = finsent("export", "--model", str(out), "--repo", str(repo), "--format", "onnx")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((repo / "finsent_sentiment" / "1" / "manifest.json").read_text())["event_labels"]
+
+
 def test_train_needs_some_data():
     r = finsent("train", "--out", "/tmp/never-written")
     assert r.returncode != 0 and "--data (sentiment) and/or --event-data" in r.stderr
