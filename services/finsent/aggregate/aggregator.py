@@ -129,8 +129,9 @@ class Aggregator:
         `hold`: only take the events in, the clock stays (a rebuild still reading its history)."""
         for ev in events:
             self._add(ev)
-            if self.by_event is not None and ev.event_type is not None:
-                pair = pair_key(ev.topic, bounded_event_type(ev.event_type) or "")
+            event_type = bounded_event_type(ev.event_type)
+            if self.by_event is not None and event_type is not None:
+                pair = pair_key(ev.topic, event_type)
                 self.by_event._add(ev.model_copy(update={"topic": pair}))
         if hold:
             return []
@@ -174,7 +175,7 @@ class Aggregator:
             if first <= self.clock_s:
                 state.redo_from_s = first if state.redo_from_s is None else min(state.redo_from_s, first)
         if self.metrics:
-            self.metrics.count(ev.topic, ev.label.value, event_type)
+            self.metrics.count(ev.topic, ev.label.value)
 
     def advance(self, to_s: float) -> list[AlertEvent]:
         """Re-assess topics that got late data, then assess, at each minute boundary up to `to_s`,

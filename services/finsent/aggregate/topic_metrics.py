@@ -115,7 +115,7 @@ class TopicMetrics:
             registry=r,
         )
 
-    def count(self, topic: str, label: str, event_type: str | None = None) -> None:
+    def count(self, topic: str, label: str) -> None:
         name = self.labeler.label(topic)
         if name == OTHER:
             self.overflow.inc()

@@ -21,6 +21,8 @@ from pydantic import (
     field_validator,
 )
 
+from finsent.contracts.event_type import MAX_EVENT_TYPE_CHARS
+
 MAX_TEXT_CHARS = 20_000
 MAX_META_BYTES = 4_096
 MAX_TOPICS = 32
@@ -130,7 +132,7 @@ class ScoredItem(BaseModel):
     )
     # Added with the event-type head; absent (None) from a model without one, and from records
     # written before it, so old readers and old records are unaffected.
-    event_type: Annotated[str, StringConstraints(max_length=64)] | None = Field(
+    event_type: Annotated[str, StringConstraints(max_length=MAX_EVENT_TYPE_CHARS)] | None = Field(
         default=None, description="what the text is about (contracts/event_type.py), from the event head"
     )
     event_prob: float | None = Field(default=None, description="the event head's probability of event_type")

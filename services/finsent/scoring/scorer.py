@@ -17,7 +17,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from finsent.contracts.batch import Batch
-from finsent.contracts.event_type import OTHER_EVENT, bounded_event_type
+from finsent.contracts.event_type import bounded_event_type
 from finsent.contracts.news import LABELS, SNIPPET_CHARS, DeadLetter, NewsItem, Probs, ScoredItem, utcnow
 from finsent.contracts.topic_score import TopicScore, fan_out
 from finsent.inference.backend import BackendUnavailable, ScoringBackend
@@ -230,7 +230,7 @@ class ScoringPipeline:
         for s in out.scored:
             m.scored.labels(label=s.label.value).inc()
             if s.event_type is not None:
-                event_type = bounded_event_type(s.event_type) or OTHER_EVENT
+                event_type = bounded_event_type(s.event_type)
                 m.scored_by_event_type.labels(event_type=event_type, label=s.label.value).inc()
             if s.event_time_clamped:
                 m.event_time_clamped.labels(direction=s.event_time_clamped).inc()

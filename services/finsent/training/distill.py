@@ -16,16 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from finsent.inference.backend import softmax
 from finsent.training.config import TrainConfig
 from finsent.training.data import UNLABELLED, Example, LoadReport
 
 log = logging.getLogger(__name__)
-
-
-def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
-    z = logits / temperature
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
 
 
 def teacher_probabilities(
@@ -41,8 +36,8 @@ def teacher_probabilities(
     model = load_classifier(teacher).to(resolve_device(device))
     tokenizer = AutoTokenizer.from_pretrained(str(teacher))
     logits, event_logits = predict_heads(model, tokenizer, texts, max_length)
-    events = _softmax(event_logits, temperature) if event_logits is not None else None
-    return _softmax(logits, temperature), events
+    events = softmax(event_logits / temperature) if event_logits is not None else None
+    return softmax(logits / temperature), events
 
 
 def distill(

@@ -240,9 +240,10 @@ def _head_loss(
     class_weight: Any,
     cfg: TrainConfig,
 ) -> Any:
-    """One head's loss over the batch's examples labelled for it (hard) and, when distilling, the
-    teacher's soft targets of every example."""
-    if cfg.distill_temperature is not None:
+    """One head's loss over the batch's examples labelled for it (hard) and, given the teacher's
+    soft targets (`soft`), the distillation loss over every example."""
+    if soft is not None:
+        assert cfg.distill_temperature is not None  # soft targets exist only when distilling
         return distillation_loss(
             logits, targets, soft, sample_weight, class_weight, cfg.distill_temperature, cfg.distill_alpha
         )
@@ -277,18 +278,11 @@ def _batch_loss(fit: _Fit, batch: list[Example], cfg: TrainConfig) -> Any:
     if fit.event_weight is not None:
         events = torch.tensor([e.event for e in batch], device=fit.device)
         # A teacher without an event head gives no soft event targets: hard labels only there.
-        event_soft = soft([e.soft_event for e in batch]) if distilling and batch[0].soft_event else None
-        event_cfg = cfg if event_soft is not None else _without_distillation(cfg)
+        event_soft = soft([e.soft_event for e in batch]) if batch[0].soft_event else None
         loss = loss + cfg.event_loss_weight * _head_loss(
-            out.event_logits, events, event_soft, sample_weight, fit.event_weight, event_cfg
+            out.event_logits, events, event_soft, sample_weight, fit.event_weight, cfg
         )
     return loss
-
-
-def _without_distillation(cfg: TrainConfig) -> TrainConfig:
-    from dataclasses import replace
-
-    return replace(cfg, distill_temperature=None)
 
 
 def _train_epoch(
