@@ -85,7 +85,9 @@ def _rows(path: Path, need_label: bool = True) -> list[tuple[str, object, str]]:
         raise DataError(f"{path}: the file is empty")
     out: list[tuple[str, object, str]] = []
     if path.suffix.lower() in {".jsonl", ".ndjson"}:
-        for n, line in enumerate(content.splitlines(), start=1):
+        # JSON Lines are separated by "\n" alone: str.splitlines() would also cut inside a text at
+        # U+2028, U+0085 and the other Unicode line breaks that json.dumps(ensure_ascii=False) keeps.
+        for n, line in enumerate(content.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
