@@ -133,7 +133,24 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         init_from=args.init_from,
         train_only=args.train_only,
         event_loss_weight=args.event_loss_weight,
+        precision=args.precision,
+        threads=args.threads,
+        checkpoint_every_s=args.checkpoint_every,
+        resume=args.resume,
     )
+
+
+def _max_length(value: str) -> int:
+    """--max-length: a number of tokens, or auto (0: chosen from the training data)."""
+    if value == "auto":
+        return 0
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: a number of tokens or auto") from None
+    if not 8 <= n <= 512:
+        raise argparse.ArgumentTypeError(f"{n}: between 8 and 512 tokens")
+    return n
 
 
 def _load_training_data(args: argparse.Namespace):
@@ -230,6 +247,38 @@ def cmd_split(args: argparse.Namespace) -> int:
         f"{len(examples)} unique texts from {report.rows} rows: {len(train_part)} to {args.train_out}, "
         f"{len(test_part)} to {args.test_out} (texts equal without links, case and spacing kept on one side)"
     )
+    return 0
+
+
+def cmd_build_model(args: argparse.Namespace) -> int:
+    """The shipped model from the labelled data: teacher, student, export, measurements, card."""
+    _setup_logging("INFO")
+    from dataclasses import replace
+
+    from finsent.training.build import STEPS, BuildPlan, build
+
+    steps = tuple(args.steps.split(",")) if args.steps else STEPS
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown:
+        print(
+            f"finsent build-model: unknown step(s) {', '.join(unknown)}; steps: {', '.join(STEPS)}",
+            file=sys.stderr,
+        )
+        return 2
+    data_dir = Path(args.data_dir)
+    if not data_dir.is_dir():
+        print(f"finsent build-model: --data-dir {data_dir}: no such folder", file=sys.stderr)
+        return 2
+    plan = BuildPlan(data_dir, Path(args.out))
+    plan.teacher = replace(plan.teacher, epochs=args.teacher_epochs, seed=args.seed)
+    plan.student = replace(plan.student, epochs=args.student_epochs, seed=args.seed)
+    try:
+        times = build(plan, steps)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"finsent build-model: {exc}", file=sys.stderr)
+        return 2
+    total = sum(times.values())
+    print(f"build-model: done in {total / 60:.1f} min of steps run here; card: {plan.path('MODEL_CARD.md')}")
     return 0
 
 
@@ -418,7 +467,12 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=_TRAIN.epochs)
     parser.add_argument("--batch-size", type=int, default=_TRAIN.batch_size)
     parser.add_argument("--lr", type=float, default=_TRAIN.lr)
-    parser.add_argument("--max-length", type=int, default=_TRAIN.max_length)
+    parser.add_argument(
+        "--max-length",
+        type=_max_length,
+        default=_TRAIN.max_length,
+        help="tokens per text; auto: the 99th percentile of the training texts' lengths (8 to 256)",
+    )
     parser.add_argument("--seed", type=int, default=_TRAIN.seed)
     parser.add_argument(
         "--patience", type=int, default=_TRAIN.patience, help="epochs without macro-F1 gain before stopping"
@@ -463,6 +517,24 @@ def add_training_flags(parser: argparse.ArgumentParser) -> None:
         "--device",
         default=_TRAIN.device,
         help="auto (a CUDA GPU when torch sees one, else CPU), cpu, cuda, cuda:N",
+    )
+    parser.add_argument(
+        "--precision",
+        default=_TRAIN.precision,
+        choices=["auto", "bf16", "fp32"],
+        help="auto: bf16 autocast where the CPU has AVX-512 BF16 or AMX (or the GPU bf16), else fp32",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=_TRAIN.threads, help="torch threads; 0: the cores this process has"
+    )
+    parser.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=_TRAIN.checkpoint_every_s,
+        help="seconds between resume checkpoints (OUT.partial/resume.pt); 0: none",
+    )
+    parser.add_argument(
+        "--resume", action="store_true", help="go on from OUT.partial/resume.pt if a run left one"
     )
 
 
@@ -534,6 +606,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    build_model = sub.add_parser(
+        "build-model",
+        help="rebuild the shipped model from labelled data: teacher, student, export, card (resumable)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    build_model.add_argument(
+        "--data-dir", default="../shared/data", help="the labelled data (see its README for licences)"
+    )
+    build_model.add_argument("--out", required=True, help="work folder; run again to resume")
+    build_model.add_argument(
+        "--steps", help="comma-separated subset of splits,teacher,student,export,measure,card (default: all)"
+    )
+    build_model.add_argument("--teacher-epochs", type=int, default=2)
+    build_model.add_argument("--student-epochs", type=int, default=3)
+    build_model.add_argument("--seed", type=int, default=42)
+    build_model.set_defaults(func=cmd_build_model)
 
     split = sub.add_parser(
         "split",

@@ -45,6 +45,13 @@ class TrainConfig:
     # "event": train only the event-type head, on the encoder (and sentiment head) of `init_from`,
     # frozen: adds event types to a trained sentiment model without changing one of its scores.
     train_only: str | None = None
+    # "auto": bf16 autocast where the CPU (AVX-512 BF16 / AMX) or GPU has it, else fp32 (precision.py).
+    precision: str = "auto"
+    # 0: every core this process may run on (os.sched_getaffinity); more threads than cores is slower.
     threads: int = 0
+    # Resumable runs: the whole training state is written to OUT.partial/resume.pt this often, and
+    # `resume` goes on from it (a run killed at 90% loses minutes, not hours).
+    checkpoint_every_s: float = 300.0
+    resume: bool = False
     progress: bool = True
     extra: dict[str, Any] = field(default_factory=dict)

@@ -10,7 +10,7 @@ import random
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 from finsent.contracts.event_type import EVENT_TYPES
 from finsent.contracts.news import LABELS
 from finsent.training.bases import resolve_base
+from finsent.training.checkpoint import RESUME_FILE, RunPosition, fingerprint, load_state, save_state
 from finsent.training.config import TrainConfig
 from finsent.training.data import (
     UNLABELLED,
@@ -28,6 +29,7 @@ from finsent.training.data import (
     stratified_split,
     write_jsonl,
 )
+from finsent.training.precision import autocast, resolve_precision
 from finsent.training.scoring_metrics import classification_report
 
 log = logging.getLogger(__name__)
@@ -120,9 +122,16 @@ def parameter_groups(model: Any, lr: float, weight_decay: float, layer_decay: fl
 
 
 def predict_heads(
-    model: Any, tokenizer: Any, texts: list[str], max_length: int, batch_size: int = 64
+    model: Any,
+    tokenizer: Any,
+    texts: list[str],
+    max_length: int,
+    batch_size: int = 64,
+    precision: str = "fp32",
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """(sentiment logits, event-type logits or None for a sentiment-only model), one pass."""
+    """(sentiment logits, event-type logits or None for a sentiment-only model), one pass; texts of
+    similar length batched together. `precision` "bf16" runs the encoder under bf16 autocast."""
     import torch
 
     from finsent.training.classifier import event_labels_of
@@ -133,13 +142,18 @@ def predict_heads(
     logits = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
     events = event_labels_of(model)
     event_logits = np.zeros((len(texts), len(events)), dtype=np.float32) if events else None
+    from tqdm.auto import tqdm
+
+    starts = range(0, len(order), batch_size)
+    bar = tqdm(starts, desc="scoring", unit="batch", disable=not progress, leave=False)
     with torch.inference_mode():
-        for start in range(0, len(order), batch_size):
+        for start in bar:
             idx = order[start : start + batch_size]
             enc = _encode(tokenizer, [texts[i] for i in idx], max_length)
-            out = model(
-                input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device)
-            )
+            with autocast(precision, str(device)):
+                out = model(
+                    input_ids=enc["input_ids"].to(device), attention_mask=enc["attention_mask"].to(device)
+                )
             logits[idx] = out.logits.float().cpu().numpy()
             if event_logits is not None:
                 event_logits[idx] = out.event_logits.float().cpu().numpy()
@@ -165,6 +179,7 @@ class _Fit:
     scheduler: Any
     event_weight: Any = None  # per-class loss weights of the event head; None without one
     step: int = 0
+    precision: str = "fp32"  # "bf16": the encoder's forward and backward under bf16 autocast
 
 
 def class_weights(
@@ -182,6 +197,18 @@ def class_weights(
     return counts, weights / weights[counts > 0].mean()
 
 
+def choose_max_length(base: Path, texts: list[str], quantile: float = 0.99) -> int:
+    """The tokens a text may have: the `quantile` of the texts' tokenised lengths, rounded up to a
+    multiple of 8, between 8 and 256. Batches are padded to their longest text anyway; this only
+    cuts the rare long outlier that would make its batch slow."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    lengths = [len(ids) for ids in tokenizer(texts, truncation=True, max_length=512)["input_ids"]]
+    chosen = int(np.quantile(lengths, quantile)) if lengths else 8
+    return max(8, min(256, -(-chosen // 8) * 8))
+
+
 def total_steps(n_train: int, cfg: TrainConfig) -> int:
     steps = math.ceil(n_train / cfg.batch_size) * cfg.epochs
     return steps if cfg.max_steps is None else min(steps, cfg.max_steps)
@@ -191,6 +218,16 @@ def linear_warmup_decay(steps: int, warmup: float):
     """lr multiplier for step s: linear warm-up over the first `warmup` share, then linear decay to 0."""
     warmup_steps = max(1, int(steps * warmup))
     return lambda s: min((s + 1) / warmup_steps, max(0.0, (steps - s) / max(1, steps - warmup_steps)))
+
+
+def available_cores() -> int:
+    """The cores this process may run on (a container's or taskset's share, not the host's)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _seed(seed: int) -> None:
@@ -229,7 +266,10 @@ def _prepare(
     event_weight = (
         torch.tensor(event_weights, dtype=torch.float32, device=device) if event_weights is not None else None
     )
-    return _Fit(model, tokenizer, device, class_weight, optimizer, scheduler, event_weight)
+    precision = resolve_precision(cfg.precision, device)
+    return _Fit(
+        model, tokenizer, device, class_weight, optimizer, scheduler, event_weight, precision=precision
+    )
 
 
 def _head_loss(
@@ -265,24 +305,49 @@ def _batch_loss(fit: _Fit, batch: list[Example], cfg: TrainConfig) -> Any:
 
     enc = _encode(fit.tokenizer, [e.text for e in batch], cfg.max_length)
     sample_weight = torch.tensor([e.weight for e in batch], device=fit.device)
-    out = fit.model(
-        input_ids=enc["input_ids"].to(fit.device), attention_mask=enc["attention_mask"].to(fit.device)
-    )
+    with autocast(fit.precision, fit.device):
+        out = fit.model(
+            input_ids=enc["input_ids"].to(fit.device), attention_mask=enc["attention_mask"].to(fit.device)
+        )
     distilling = cfg.distill_temperature is not None
+    logits = out.logits.float()  # the loss and the softmax in fp32 whatever the encoder ran in
 
     def soft(values: list[Any]) -> Any:
-        return torch.tensor(values, device=fit.device, dtype=out.logits.dtype) if distilling else None
+        return torch.tensor(values, device=fit.device, dtype=torch.float32) if distilling else None
 
     labels = torch.tensor([e.label for e in batch], device=fit.device)
-    loss = _head_loss(out.logits, labels, soft([e.soft for e in batch]), sample_weight, fit.class_weight, cfg)
+    loss = _head_loss(logits, labels, soft([e.soft for e in batch]), sample_weight, fit.class_weight, cfg)
     if fit.event_weight is not None:
         events = torch.tensor([e.event for e in batch], device=fit.device)
         # A teacher without an event head gives no soft event targets: hard labels only there.
         event_soft = soft([e.soft_event for e in batch]) if batch[0].soft_event else None
         loss = loss + cfg.event_loss_weight * _head_loss(
-            out.event_logits, events, event_soft, sample_weight, fit.event_weight, cfg
+            out.event_logits.float(), events, event_soft, sample_weight, fit.event_weight, cfg
         )
     return loss
+
+
+@dataclass
+class _Checkpointer:
+    """Writes the resume file every `every_s` seconds of training (never when `path` is None)."""
+
+    path: Path | None
+    every_s: float
+    print_: str
+    last: float = field(default_factory=time.monotonic)
+
+    def maybe_save(self, fit: _Fit, position: RunPosition) -> None:
+        if self.path is None or time.monotonic() - self.last < self.every_s:
+            return
+        save_state(self.path, fit, position, self.print_)
+        self.last = time.monotonic()
+        log.debug(
+            "checkpoint: epoch %d batch %d (step %d) -> %s",
+            position.epoch,
+            position.batch,
+            fit.step,
+            self.path,
+        )
 
 
 def _train_epoch(
@@ -290,20 +355,28 @@ def _train_epoch(
     train_set: list[Example],
     cfg: TrainConfig,
     rng: random.Random,
-    epoch: int,
+    position: RunPosition,
+    checkpointer: _Checkpointer,
     should_stop: StopCheck | None = None,
 ) -> float:
-    """One pass over the training set (or up to cfg.max_steps); returns the mean loss."""
+    """One pass over the training set (or up to cfg.max_steps), going on after the
+    `position.batch` batches already done when resuming; returns the mean loss."""
     import torch
     from tqdm.auto import tqdm
 
+    epoch = position.epoch
     fit.model.train()
+    position.epoch_rng = rng.getstate()
     groups = _batches(train_set, cfg.batch_size, rng, fit.tokenizer, cfg.max_length)
     bar = tqdm(
-        groups, desc=f"epoch {epoch}/{cfg.epochs}", unit="batch", disable=not cfg.progress, leave=False
+        total=len(groups),
+        initial=position.batch,
+        desc=f"epoch {epoch}/{cfg.epochs}",
+        unit="batch",
+        disable=not cfg.progress,
+        leave=False,
     )
-    running, n = 0.0, 0
-    for n, idx in enumerate(bar, start=1):
+    for idx in groups[position.batch :]:
         if should_stop is not None and should_stop():
             bar.close()
             raise TrainingCancelled(f"stopped in epoch {epoch} after {fit.step} steps")
@@ -313,13 +386,16 @@ def _train_epoch(
         fit.optimizer.step()
         fit.scheduler.step()
         fit.optimizer.zero_grad(set_to_none=True)
-        running += loss.item()
+        position.loss_sum += loss.item()
+        position.batch += 1
         fit.step += 1
-        bar.set_postfix(loss=f"{running / n:.4f}")
+        bar.update(1)
+        bar.set_postfix(loss=f"{position.loss_sum / position.batch:.4f}")
         if _out_of_steps(fit, cfg):
             break
+        checkpointer.maybe_save(fit, position)
     bar.close()
-    return running / max(1, n)
+    return position.loss_sum / max(1, position.batch)
 
 
 def _out_of_steps(fit: _Fit, cfg: TrainConfig) -> bool:
@@ -345,7 +421,9 @@ def _evaluate_heads(fit: _Fit, eval_set: list[Example], cfg: TrainConfig) -> dic
     "event" when the model has one; "selection" is what the best epoch is chosen by: the sentiment
     macro-F1, or the mean of both heads' macro-F1."""
     texts = [e.text for e in eval_set]
-    logits, event_logits = predict_heads(fit.model, fit.tokenizer, texts, cfg.max_length)
+    logits, event_logits = predict_heads(
+        fit.model, fit.tokenizer, texts, cfg.max_length, precision=fit.precision
+    )
     sentiment = [i for i, e in enumerate(eval_set) if e.label != UNLABELLED]
     metrics = classification_report(
         np.array([eval_set[i].label for i in sentiment], dtype=np.int64),
@@ -373,33 +451,40 @@ def _fit_epochs(
     eval_set: list[Example],
     cfg: TrainConfig,
     staging: Path,
+    checkpointer: _Checkpointer,
+    position: RunPosition,
     should_stop: StopCheck | None = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Train epoch by epoch, keep the best checkpoint (macro-F1 on eval_set; both heads' mean with
-    an event head) in `staging`, stop early after cfg.patience epochs without a gain; returns (best
-    metrics with its epoch, history)."""
+    """Train epoch by epoch from `position` (epoch 1, batch 0 for a new run), keep the best
+    checkpoint (macro-F1 on eval_set; both heads' mean with an event head) in `staging`, stop early
+    after cfg.patience epochs without a gain; returns (best metrics with its epoch, history)."""
     rng = random.Random(cfg.seed)
-    best: dict[str, Any] | None = None
-    history: list[dict[str, Any]] = []
-    stale = 0
-    for epoch in range(1, cfg.epochs + 1):
-        loss = _train_epoch(fit, train_set, cfg, rng, epoch, should_stop)
+    if position.epoch_rng is not None:  # resuming: draw the interrupted epoch's batches again
+        rng.setstate(position.epoch_rng)
+    while position.epoch <= cfg.epochs:
+        loss = _train_epoch(fit, train_set, cfg, rng, position, checkpointer, should_stop)
         metrics = _evaluate_heads(fit, eval_set, cfg)
-        history.append(_report_epoch(epoch, loss, metrics, cfg.progress))
-        if best is None or metrics["selection"] > best["selection"]:
-            best = {**metrics, "epoch": epoch}
+        position.history.append(_report_epoch(position.epoch, loss, metrics, cfg.progress))
+        stop = _out_of_steps(fit, cfg)
+        if position.best is None or metrics["selection"] > position.best["selection"]:
+            position.best = {**metrics, "epoch": position.epoch}
             fit.model.save_pretrained(str(staging), safe_serialization=True)
             fit.tokenizer.save_pretrained(str(staging))
-            stale = 0
+            position.stale = 0
         else:
-            stale += 1
-            if stale >= cfg.patience:
-                log.info("early stop: no macro-F1 gain for %d epochs", stale)
-                break
-        if _out_of_steps(fit, cfg):
+            position.stale += 1
+            if position.stale >= cfg.patience:
+                log.info("early stop: no macro-F1 gain for %d epochs", position.stale)
+                stop = True
+        position.epoch, position.batch, position.loss_sum = position.epoch + 1, 0, 0.0
+        if stop:
             break
-    assert best is not None  # at least one epoch ran: cfg.epochs >= 1
-    return best, history
+        if checkpointer.path is not None:  # an epoch's end is a natural point to be resumable from
+            position.epoch_rng = rng.getstate()
+            save_state(checkpointer.path, fit, position, checkpointer.print_)
+            checkpointer.last = time.monotonic()
+    assert position.best is not None  # at least one epoch ran: cfg.epochs >= 1
+    return position.best, position.history
 
 
 def _split(train_set: list[Example], cfg: TrainConfig) -> tuple[list[Example], list[Example]]:
@@ -431,8 +516,7 @@ def train(
     the run (TrainingCancelled) with nothing written."""
     import torch
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    torch.set_num_threads(cfg.threads or available_cores())
     _seed(cfg.seed)
     if eval_set is None:
         train_set, eval_set = _split(train_set, cfg)
@@ -452,6 +536,9 @@ def train(
     base = Path(cfg.init_from) if cfg.init_from is not None else resolve_base(cfg.base)
     if cfg.init_from is not None and not (base / "config.json").is_file():
         raise ValueError(f"init_from {base}: not a folder written by `finsent train` (no config.json)")
+    if cfg.max_length <= 0:
+        cfg = replace(cfg, max_length=choose_max_length(base, [e.text for e in train_set]))
+        log.info("max length %d tokens (99th percentile of the training texts)", cfg.max_length)
     counts, weights = class_weights(train_set, cfg.class_weights)
     # An event head when any example is labelled for it, or a teacher's event head passes it on.
     with_events = any(e.event != UNLABELLED or e.soft_event is not None for e in train_set)
@@ -461,13 +548,36 @@ def train(
     )
     started = time.time()
     staging = out.with_name(out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    resume_file = staging / RESUME_FILE
+    print_ = fingerprint(
+        {**asdict(cfg), "eval": len(eval_set)},
+        [e.text for e in train_set],
+        [(e.label, e.event, e.weight, e.soft, e.soft_event) for e in train_set],
+    )
+    position = RunPosition()
+    resumed_at = None
+    if cfg.resume and resume_file.is_file():
+        position = load_state(resume_file, fit, print_)
+        resumed_at = fit.step
+        log.info("resuming %s at epoch %d, batch %d (step %d)", out, position.epoch, position.batch, fit.step)
+        if cfg.progress:
+            print(f"Resuming at epoch {position.epoch}, batch {position.batch} (step {fit.step})", flush=True)
+    else:
+        if cfg.resume:
+            log.info("nothing to resume in %s: starting a new run", staging)
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+    checkpointer = _Checkpointer(
+        resume_file if cfg.checkpoint_every_s > 0 else None, cfg.checkpoint_every_s, print_
+    )
     try:
-        best, history = _fit_epochs(fit, train_set, eval_set, cfg, staging, should_stop)
+        best, history = _fit_epochs(
+            fit, train_set, eval_set, cfg, staging, checkpointer, position, should_stop
+        )
     except TrainingCancelled:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    resume_file.unlink(missing_ok=True)
     metadata = {
         "base": str(base),
         "labels": [str(label) for label in LABELS],
@@ -484,6 +594,8 @@ def train(
         "duration_s": round(time.time() - started, 1),
         "torch_threads": torch.get_num_threads(),
         "device": fit.device,
+        "precision": fit.precision,
+        "resumed_at_step": resumed_at,
     }
     if with_events:
         metadata["event_labels"] = list(EVENT_TYPES)
@@ -500,7 +612,7 @@ def train(
     write_jsonl(eval_set, staging / EVAL_SPLIT_FILE)
     if with_events:
         write_jsonl(eval_set, staging / EVENT_EVAL_SPLIT_FILE, head="event")
-    (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2))
+    (staging / METADATA_FILE).write_text(json.dumps(metadata, indent=2, default=str))
     if out.exists():
         shutil.rmtree(out)
     staging.rename(out)
