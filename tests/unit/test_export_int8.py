@@ -1,0 +1,56 @@
+"""int8 export recipes: whole-model dynamic int8 first, then MatMuls only with the heads in fp32."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from finsent.demo.model import DEMO_TRAIN
+from finsent.training.config import TrainConfig
+from finsent.training.data import load
+from support.tiny_models import tiny_bert_base
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def fp32_onnx(tmp_path_factory) -> Path:
+    from finsent.training.export import _export_fp32
+    from finsent.training.train import train
+
+    root = tmp_path_factory.mktemp("int8")
+    base = tiny_bert_base(root / "base")
+    cfg = TrainConfig(base=str(base), epochs=1, max_steps=2, batch_size=8, max_length=32, progress=False)
+    train(load([DEMO_TRAIN])[0][:40], root / "model", cfg)
+    _export_fp32(root / "model", root / "model.fp32.onnx", 32)
+    return root / "model.fp32.onnx"
+
+
+def _quantised_initialisers(path: Path) -> set[str]:
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    return {i.name for i in graph.initializer if i.data_type == onnx.TensorProto.INT8}
+
+
+def test_the_heads_stay_fp32_in_the_matmul_only_recipe(fp32_onnx, tmp_path):
+    from finsent.training.export import _head_nodes, _quantize
+
+    assert _head_nodes(fp32_onnx)  # the sentiment head's Gemm/MatMul is found
+    whole = tmp_path / "whole.onnx"
+    partial = tmp_path / "partial.onnx"
+    _quantize(fp32_onnx, whole, "dynamic-per-channel")
+    _quantize(fp32_onnx, partial, "matmul-only-heads-fp32")
+    whole_q, partial_q = _quantised_initialisers(whole), _quantised_initialisers(partial)
+    assert any("classifier" in n for n in whole_q)
+    assert partial_q and not any("classifier" in n for n in partial_q)
+
+
+def test_an_unknown_recipe_is_a_clear_error(fp32_onnx, tmp_path):
+    from finsent.training.export import ExportError, _quantize
+
+    with pytest.raises(ExportError, match="unknown int8 recipe"):
+        _quantize(fp32_onnx, tmp_path / "x.onnx", "int4")
