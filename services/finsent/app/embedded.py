@@ -18,6 +18,7 @@ from finsent.app.wiring import (
     pipeline_options,
     topic_metrics,
 )
+from finsent.inference.backend import ScoringBackend
 from finsent.scoring.dedup import RecentIds
 from finsent.scoring.memory_sink import MemorySink
 from finsent.scoring.metrics import PipelineMetrics
@@ -25,7 +26,15 @@ from finsent.scoring.scorer import BatchOutcome, ScoringPipeline
 from finsent.settings import Settings
 
 
-def run_embedded(settings: Settings, stop: threading.Event | None = None) -> Summary:
+def run_embedded(
+    settings: Settings,
+    stop: threading.Event | None = None,
+    backend: ScoringBackend | None = None,
+    progress: bool = True,
+) -> Summary:
+    """The feed through the pipeline; `backend` (default: the one the settings name) scores it.
+    The alert-quality benchmark replays its feeds through here with each model and with the true
+    labels."""
     from tqdm.auto import tqdm
 
     from finsent.aggregate.runner import AlertPublisher
@@ -36,7 +45,7 @@ def run_embedded(settings: Settings, stop: threading.Event | None = None) -> Sum
     if settings.metrics_port:
         metrics.serve(settings.metrics_port, settings.metrics_addr)
         print(f"Metrics: http://{settings.metrics_addr}:{settings.metrics_port}/metrics", flush=True)
-    backend = build_backend(settings)
+    backend = backend if backend is not None else build_backend(settings)
     feed = settings.sample_feed or bundled_feed()
     source = ReplaySource(feed, max_batch=settings.max_batch)
     alert_metrics = topic_metrics(settings, metrics.registry)
@@ -46,7 +55,7 @@ def run_embedded(settings: Settings, stop: threading.Event | None = None) -> Sum
     summary = Summary(
         model=f"{backend.model.name} v{backend.model.version}", windows=list(settings.window_map())
     )
-    bar = tqdm(total=len(source), desc="scoring sample feed", unit="rec")
+    bar = tqdm(total=len(source), desc="scoring sample feed", unit="rec", disable=not progress)
 
     def on_batch(out: BatchOutcome) -> None:
         summary.add(out)

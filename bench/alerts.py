@@ -1,0 +1,424 @@
+"""Alert quality: do the alerts fire on real bursts of bad news, and only on them?
+
+Feeds are built from held-out texts that no model trained on (the build's splits: the twitter test
+part, the held-out FinEntity passages and Financial PhraseBank, regenerated from ../shared/data
+exactly as `finsent build-model` splits them), on a dozen topics over eight hours of event time:
+
+- background on every topic at its own normal rate and class mix (10-20% negative);
+- eight negative bursts of 15-40 items over 5-20 minutes, on eight topics;
+- three volume decoys (bursts of positive or neutral news) that must not fire;
+- one sustained crisis: 90 minutes at about 75% negative, 2 items a minute.
+
+Each feed is replayed through the embedded pipeline (`finsent run`'s: validate, score, topics,
+windows, detector) once per scorer: the true labels (the detector's own ceiling), the template
+demo model, the shipped student, and the teacher. Per scorer it reports bursts caught, the median
+detection delay (first firing alert after a burst's start), decoys fired, false alerts on the
+planned topics outside any event, crisis coverage (share of the crisis's minutes alerted) and how
+long an alert outlives the crisis. Alerts on topics that the texts themselves name (cashtags,
+companies) are counted apart: the feed does not control them.
+
+    python -m bench.alerts                            # 3 seeds, every scorer found
+    python -m bench.alerts --seeds 1,2,3,4,5 --scorers truth,student
+
+Results go to bench/results/alerts.json (one row per scorer and seed, and the means)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "bench" / "results" / "alerts.json"
+START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+HOURS = 8
+TOPICS = [f"BENCH{i:02d}" for i in range(12)]
+SETTLE_MIN = 10  # an alert up to this long after an event's end still belongs to it
+
+
+@dataclass
+class Episode:
+    kind: str  # "burst", "decoy" or "crisis"
+    topic: str
+    start_min: float
+    minutes: float
+    items: int
+
+    @property
+    def end_min(self) -> float:
+        return self.start_min + self.minutes
+
+
+@dataclass
+class Feed:
+    seed: int
+    records: list[dict[str, Any]]
+    truth: dict[str, str]  # text -> label (held-out labels)
+    episodes: list[Episode] = field(default_factory=list)
+
+
+def _pools(splits: Path) -> dict[str, dict[str, list[str]]]:
+    """Held-out texts by source and label: tweets (the twitter test part) and news (the held-out
+    FinEntity passages and Financial PhraseBank's sentences, which no model trains on: its
+    licence allows benchmarks, not shipped weights)."""
+    pools: dict[str, dict[str, list[str]]] = {}
+    for source, names in (("tweets", ("tw_test",)), ("news", ("fe_test", "fpb_test"))):
+        by_label: dict[str, list[str]] = {"negative": [], "neutral": [], "positive": []}
+        for name in names:
+            path = splits / f"{name}.jsonl"
+            for line in path.read_text().split("\n") if path.is_file() else ():
+                if line.strip():
+                    row = json.loads(line)
+                    by_label[row["label"]].append(row["text"])
+        pools[source] = by_label
+    return pools
+
+
+class _Draw:
+    """Texts of one label, drawn without replacement until the pool is used up, then again."""
+
+    def __init__(self, texts: list[str], rng: random.Random) -> None:
+        self.texts, self.rng, self.queue = list(texts), rng, []  # type: list[str]
+
+    def __call__(self) -> str:
+        if not self.queue:
+            self.queue = self.texts[:]
+            self.rng.shuffle(self.queue)
+        return self.queue.pop()
+
+
+def build_feed(splits: Path, seed: int) -> Feed:
+    rng = random.Random(seed)
+    pools = _pools(splits)
+    draw = {
+        (src, label): _Draw(texts, rng)
+        for src, by_label in pools.items()
+        for label, texts in by_label.items()
+    }
+    truth = {t: label for by_label in pools.values() for label, texts in by_label.items() for t in texts}
+
+    def text(label: str, news_share: float) -> str:
+        src = "news" if rng.random() < news_share and pools["news"][label] else "tweets"
+        return draw[(src, label)]()
+
+    records: list[dict[str, Any]] = []
+
+    def emit(topic: str, minute: float, label: str, news_share: float, kind: str) -> None:
+        t = text(label, news_share)
+        records.append(
+            {
+                "id": f"s{seed}-{len(records):05d}",
+                "text": t,
+                "source": "newswire" if t in pools["news"][label] else "social",
+                "published_at": (START + timedelta(minutes=minute)).isoformat().replace("+00:00", "Z"),
+                "topics": [topic],
+                "meta": {"bench": kind},
+            }
+        )
+
+    # Background: each topic at its own rate (10-30 items an hour) and negative share (10-20%).
+    for topic in TOPICS:
+        rate = rng.uniform(10, 30) / 60
+        negative = rng.uniform(0.10, 0.20)
+        positive = rng.uniform(0.15, 0.30)
+        minute = rng.expovariate(rate)
+        while minute < HOURS * 60:
+            r = rng.random()
+            label = "negative" if r < negative else "positive" if r < negative + positive else "neutral"
+            emit(topic, minute, label, 0.2, "background")
+            minute += rng.expovariate(rate)
+
+    episodes: list[Episode] = []
+    # Eight bursts of bad news, 15-40 items over 5-20 minutes, 85% negative, on eight topics, after
+    # two hours of history; news passages are half of their negatives.
+    sizes = [15, 20, 25, 30, 40, 15, 30, 20]
+    spans = [5, 10, 15, 20, 20, 5, 15, 10]
+    starts = sorted(rng.uniform(120, HOURS * 60 - 40) for _ in sizes)
+    order = list(range(8))
+    rng.shuffle(order)
+    for k, i in enumerate(order):
+        ep = Episode("burst", TOPICS[i], starts[k], spans[k], sizes[k])
+        for _ in range(ep.items):
+            label = "negative" if rng.random() < 0.85 else "neutral"
+            emit(ep.topic, rng.uniform(ep.start_min, ep.end_min), label, 0.5, "burst")
+        episodes.append(ep)
+    # Three volume decoys: 30 positive, 30 neutral, 25 mixed over ten minutes.
+    for i, mix in zip((8, 9, 10), (("positive",), ("neutral",), ("positive", "neutral")), strict=True):
+        ep = Episode("decoy", TOPICS[i], rng.uniform(150, HOURS * 60 - 30), 10, 30 if len(mix) == 1 else 25)
+        for _ in range(ep.items):
+            emit(ep.topic, rng.uniform(ep.start_min, ep.end_min), rng.choice(mix), 0.5, "decoy")
+        episodes.append(ep)
+    # A sustained crisis: 90 minutes at 2 items a minute, 75% negative.
+    crisis = Episode("crisis", TOPICS[11], rng.uniform(150, 240), 90, 180)
+    for _ in range(crisis.items):
+        label = "negative" if rng.random() < 0.75 else "neutral"
+        emit(crisis.topic, rng.uniform(crisis.start_min, crisis.end_min), label, 0.5, "crisis")
+    episodes.append(crisis)
+    records.sort(key=lambda r: r["published_at"])
+    return Feed(seed, records, truth, episodes)
+
+
+# --- scorers ---------------------------------------------------------------------------------------
+
+
+class TruthBackend:
+    """Scores each text with its held-out label (probability 1): the detector's ceiling."""
+
+    def __init__(self, truth: dict[str, str]) -> None:
+        from finsent.contracts.news import LABELS, ModelRef
+
+        self._index = {str(label): i for i, label in enumerate(LABELS)}
+        self._truth = truth
+        self._model = ModelRef(name="true-labels", version="0")
+
+    @property
+    def model(self):
+        return self._model
+
+    def score(self, texts: Sequence[str]):
+        from finsent.inference.backend import ScoreResult
+
+        probs = np.zeros((len(texts), 3), dtype=np.float32)
+        for row, t in enumerate(texts):
+            probs[row, self._index[self._truth[t]]] = 1.0
+        return ScoreResult(probs, self._model)
+
+    def close(self) -> None:
+        pass
+
+
+class TorchBackend:
+    """A trained folder (the teacher) scored with PyTorch, bf16 where the CPU has it."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        from transformers import AutoTokenizer
+
+        from finsent.contracts.news import ModelRef
+        from finsent.training.classifier import load_classifier
+        from finsent.training.distill import teacher_max_length
+        from finsent.training.precision import resolve_precision
+
+        self._net = load_classifier(folder)
+        self._tok = AutoTokenizer.from_pretrained(str(folder))
+        self._length = teacher_max_length(folder, 128)
+        self._precision = resolve_precision("auto", "cpu")
+        self._model = ModelRef(name=name, version="0")
+
+    @property
+    def model(self):
+        return self._model
+
+    def score(self, texts: Sequence[str]):
+        from finsent.inference.backend import ScoreResult, softmax
+        from finsent.training.train import predict_heads
+
+        logits, _ = predict_heads(self._net, self._tok, list(texts), self._length, 64, self._precision)
+        return ScoreResult(softmax(logits), self._model)
+
+    def close(self) -> None:
+        pass
+
+
+def _onnx_backend(repo: Path, name: str):
+    from finsent.inference.embedded import EmbeddedBackend
+
+    return EmbeddedBackend(repo, name, max_length=128, infer_batch=16, threads=0)
+
+
+def scorers(wanted: list[str], work: Path, teacher: Path | None) -> dict[str, Any]:
+    """name -> a function of the feed giving a backend, for the scorers that can be had here."""
+    out: dict[str, Any] = {}
+    if "truth" in wanted:
+        out["truth"] = lambda feed: TruthBackend(feed.truth)
+    if "template" in wanted:
+        from finsent.demo.model import ensure_demo_model
+
+        repo = work / "template-repo"
+        ensure_demo_model(repo, "finsent_sentiment")
+        out["template"] = lambda feed: _onnx_backend(repo, "finsent_sentiment")
+    if "student" in wanted:
+        from finsent.shipped import ensure_model
+
+        repo = work / "student-repo"
+        ensure_model(repo, "finsent_sentiment")
+        out["student"] = lambda feed: _onnx_backend(repo, "finsent_sentiment")
+    if "teacher" in wanted:
+        if teacher is None or not (teacher / "config.json").is_file():
+            print(f"bench.alerts: no teacher at {teacher} (finsent build-model): skipped", file=sys.stderr)
+        else:
+            out["teacher"] = lambda feed: TorchBackend(teacher, "teacher")
+    return out
+
+
+# --- one replay, and what it shows -----------------------------------------------------------------
+
+
+def replay(feed: Feed, backend: Any, work: Path) -> list[Any]:
+    """The feed through the embedded pipeline; returns the alert events of the topics' detector."""
+    from finsent.app.embedded import run_embedded
+    from finsent.settings import Settings
+
+    path = work / f"feed-{feed.seed}.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in feed.records))
+    settings = Settings(sample_feed=path, metrics_port=0, install_model=False)
+    summary = run_embedded(settings, backend=backend, progress=False)
+    return [a for a in summary.alerts if a.event_type is None]
+
+
+def _minute(t: datetime) -> float:
+    return (t - START).total_seconds() / 60
+
+
+def judge(feed: Feed, alerts: list[Any]) -> dict[str, Any]:
+    planned = set(TOPICS)
+    firing = [a for a in alerts if a.status == "firing" and a.topic in planned]
+    incidental = sorted({a.topic for a in alerts if a.status == "firing" and a.topic not in planned})
+
+    def fires_in(topic: str, lo: float, hi: float) -> list[float]:
+        return sorted(
+            _minute(a.event_time) for a in firing if a.topic == topic and lo <= _minute(a.event_time) <= hi
+        )
+
+    bursts = [e for e in feed.episodes if e.kind == "burst"]
+    delays = []
+    for ep in bursts:
+        hits = fires_in(ep.topic, ep.start_min, ep.end_min + SETTLE_MIN)
+        if hits:
+            delays.append(hits[0] - ep.start_min)
+    decoys = [e for e in feed.episodes if e.kind == "decoy"]
+    decoys_fired = sum(1 for ep in decoys if fires_in(ep.topic, ep.start_min, ep.end_min + SETTLE_MIN))
+    # A firing outside every episode of its topic (and its settling time) is a false alert; the
+    # crisis topic's alert is allowed to last until resolved, so only new firings count there.
+    false_alerts = 0
+    for a in firing:
+        m = _minute(a.event_time)
+        inside = any(
+            ep.topic == a.topic and ep.start_min <= m <= ep.end_min + SETTLE_MIN for ep in feed.episodes
+        )
+        upgrade = any(
+            b.topic == a.topic and b.alert_id == a.alert_id and b.event_time < a.event_time for b in firing
+        )
+        false_alerts += not inside and not upgrade
+    crisis = next(e for e in feed.episodes if e.kind == "crisis")
+    covered, tail = _coverage(alerts, crisis)
+    return {
+        "bursts": len(bursts),
+        "bursts_caught": len(delays),
+        "median_delay_min": statistics.median(delays) if delays else None,
+        "delays_min": [round(d, 2) for d in delays],
+        "decoys": len(decoys),
+        "decoys_fired": decoys_fired,
+        "false_alerts": false_alerts,
+        "crisis_coverage": covered,
+        "crisis_tail_min": tail,
+        "incidental_topics_fired": incidental,
+    }
+
+
+def _coverage(alerts: list[Any], crisis: Episode) -> tuple[float, float | None]:
+    """(share of the crisis's minutes with its topic alerted, minutes the alert lasted past its end)."""
+    events = sorted((a for a in alerts if a.topic == crisis.topic), key=lambda a: a.event_time)
+    active_from: float | None = None
+    spans: list[tuple[float, float]] = []
+    for a in events:
+        m = _minute(a.event_time)
+        if a.status == "firing" and active_from is None:
+            active_from = m
+        elif a.status == "resolved" and active_from is not None:
+            spans.append((active_from, m))
+            active_from = None
+    if active_from is not None:
+        spans.append((active_from, float(HOURS * 60)))
+    lo, hi = crisis.start_min, crisis.end_min
+    covered = sum(max(0.0, min(b, hi) - max(a, lo)) for a, b in spans) / (hi - lo)
+    last_end = max((b for a, b in spans if a <= hi + SETTLE_MIN), default=None)
+    tail = round(last_end - hi, 1) if last_end is not None and last_end > hi else None
+    return round(covered, 3), tail
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def mean(key: str) -> float | None:
+        values = [r[key] for r in rows if r[key] is not None]
+        return round(float(np.mean(values)), 3) if values else None
+
+    return {
+        "seeds": [r["seed"] for r in rows],
+        "bursts_caught": f"{sum(r['bursts_caught'] for r in rows)}/{sum(r['bursts'] for r in rows)}",
+        "median_delay_min": mean("median_delay_min"),
+        "decoys_fired": f"{sum(r['decoys_fired'] for r in rows)}/{sum(r['decoys'] for r in rows)}",
+        "false_alerts": sum(r["false_alerts"] for r in rows),
+        "crisis_coverage": mean("crisis_coverage"),
+        "crisis_tail_min": mean("crisis_tail_min"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.alerts", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=SHARED, help="the labelled data (../shared/data)")
+    parser.add_argument("--seeds", default="1,2,3")
+    parser.add_argument("--scorers", default="truth,template,student,teacher")
+    parser.add_argument(
+        "--teacher", type=Path, default=ROOT / "build" / "teacher", help="the teacher folder of a build"
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if not (args.data / "twitter_fin_train.csv").is_file():
+        print(f"bench.alerts: {args.data} has no twitter_fin_train.csv (see ../shared/data)", file=sys.stderr)
+        return 2
+    from finsent.training.build import BuildPlan, step_splits
+
+    seeds = [int(s) for s in args.seeds.split(",")]
+    with tempfile.TemporaryDirectory(prefix="finsent-bench-alerts-") as tmp:
+        work = Path(tmp)
+        plan = BuildPlan(args.data, work / "build")
+        step_splits(plan)  # the build's own held-out parts, byte for byte
+        splits = work / "build" / "splits"
+        feeds = [build_feed(splits, seed) for seed in seeds]
+        available = scorers(args.scorers.split(","), work, args.teacher)
+        rows: dict[str, list[dict[str, Any]]] = {}
+        for name, make in available.items():
+            for feed in feeds:
+                started = time.perf_counter()
+                backend = make(feed)
+                alerts = replay(feed, backend, work)
+                backend.close()
+                row = {
+                    "seed": feed.seed,
+                    **judge(feed, alerts),
+                    "seconds": round(time.perf_counter() - started, 1),
+                }
+                rows.setdefault(name, []).append(row)
+                print(f"{name:9s} seed {feed.seed}: {json.dumps(row)}", flush=True)
+    result = {
+        "benchmark": "alerts",
+        "generated_at": datetime.now(UTC).isoformat(),
+        "feed": {
+            "hours": HOURS,
+            "topics": len(TOPICS),
+            "records_per_seed": [len(f.records) for f in feeds],
+            "episodes_seed_1": [asdict(e) for e in feeds[0].episodes],
+        },
+        "summary": {name: summarise(r) for name, r in rows.items()},
+        "runs": rows,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result["summary"], indent=2))
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,468 @@
+"""`finsent build-model`: the shipped model, rebuilt from the labelled data in one resumable command.
+
+Steps, each skipped when its output is already there (so a killed build goes on where it stopped,
+and the training steps themselves resume from their checkpoints):
+
+1. splits   held-out parts that no model trains on: 20% of the twitter sentiment set and 30% of
+            FinEntity (reposts kept on one side), 15% of the twitter topic set (repost-free), and
+            Financial PhraseBank as an outside reference only (CC BY-NC-SA: never trained on)
+2. teacher  all-mpnet-base-v2 fine-tuned on the permissively licensed rest (twitter MIT, FinEntity
+            ODC-BY, the project's own headlines), bf16 on CPUs that have it
+3. student  all-MiniLM-L6-v2 distilled from the teacher's soft labels over the labelled texts and
+            the topic set's texts (teacher logits cached), with the event-type head on the topic labels
+4. export   the student to ONNX, int8 where the export gate allows
+5. measure  teacher and student (PyTorch and the exported ONNX) on every held-out split
+6. card     MODEL_CARD.md: data and licences, commands, time, metrics, limits
+
+Only data whose licence allows shipping weights trained on it enters steps 2 and 3."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from finsent.training.config import TrainConfig
+from finsent.training.data import (
+    Example,
+    load,
+    merge_heads,
+    repost_free_split,
+    repost_key,
+    write_jsonl,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["STEPS", "BuildPlan", "build"]
+
+OWN_HEADLINES = Path(__file__).resolve().parent / "data" / "risk_headlines.csv"
+SPLIT_SEED = 42
+# The files of ../shared/data each step reads (the README there gives their sources and licences).
+TWITTER = "twitter_fin_train.csv"  # MIT
+TOPICS = "twitter_topic_train.csv"  # MIT
+FINENTITY = "finentity_agree.csv"  # ODC-BY: attribution in the model card
+FPB = "fpb_50agree.csv"  # CC BY-NC-SA: measured against, never trained on
+STEPS = ("splits", "teacher", "student", "export", "measure", "card")
+
+
+@dataclass
+class BuildPlan:
+    """What the build makes, and how; the defaults are the shipped model's recipe."""
+
+    data_dir: Path
+    out: Path
+    teacher_base: str = "mpnet"
+    student_base: str = "minilm"
+    teacher: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            base="mpnet",
+            epochs=2,
+            lr=3e-5,
+            warmup=0.06,
+            batch_size=32,
+            max_length=128,
+            eval_fraction=0.1,
+            patience=2,
+            seed=42,
+        )
+    )
+    student: TrainConfig = field(
+        default_factory=lambda: TrainConfig(
+            base="minilm",
+            epochs=3,
+            lr=1e-4,
+            warmup=0.06,
+            batch_size=32,
+            max_length=128,
+            eval_fraction=0.1,
+            patience=2,
+            seed=42,
+            distill_temperature=2.0,
+            distill_alpha=0.5,
+        )
+    )
+    model_name: str = "finsent_sentiment"
+    progress: bool = True
+
+    def path(self, *parts: str) -> Path:
+        return self.out.joinpath(*parts)
+
+
+def _held_out(plan: BuildPlan) -> Path:
+    return plan.path("splits")
+
+
+def step_splits(plan: BuildPlan) -> None:
+    """Write the training and held-out files (JSONL text,label) under OUT/splits."""
+    d = plan.data_dir
+    missing = [n for n in (TWITTER, TOPICS, FINENTITY) if not (d / n).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{d}: missing {', '.join(missing)} (see ../shared/data/README.md)")
+    tw = load([d / TWITTER])[0]
+    fe = load([d / FINENTITY])[0]
+    own = load([OWN_HEADLINES])[0]
+    topics = load([d / TOPICS], head="event")[0]
+    tw_train, tw_test = repost_free_split(tw, 0.2, SPLIT_SEED, head="sentiment")
+    fe_train, fe_test = repost_free_split(fe, 0.3, SPLIT_SEED, head="sentiment")
+    ev_train, ev_test = repost_free_split(topics, 0.15, SPLIT_SEED, head="event")
+    # A held-out text must not reach training through another file (the topic set shares tweets
+    # with the sentiment set): drop any training text whose repost key is held out anywhere.
+    held = {repost_key(e.text) for e in tw_test + fe_test + ev_test}
+    fpb: list[Example] = load([d / FPB])[0] if (d / FPB).is_file() else []
+    held |= {repost_key(e.text) for e in fpb}
+
+    def clean(examples: list[Example]) -> list[Example]:
+        return [e for e in examples if repost_key(e.text) not in held]
+
+    out = _held_out(plan)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "sentiment_train": clean(tw_train) + clean(fe_train) + own,
+        "event_train": clean(ev_train),
+        "tw_test": tw_test,
+        "fe_test": fe_test,
+        "ev_test": ev_test,
+        "fpb_test": fpb,
+    }
+    counts: dict[str, int] = {}
+    for name, examples in files.items():
+        head = "event" if name.startswith("ev") else "sentiment"
+        write_jsonl(examples, out / f"{name}.jsonl", head=head)
+        counts[name] = len(examples)
+    counts["dropped_as_held_out"] = (
+        len(tw_train) + len(fe_train) + len(ev_train) - len(clean(tw_train + fe_train + ev_train))
+    )
+    (out / "counts.json").write_text(json.dumps(counts, indent=2))
+    log.info("splits: %s", counts)
+
+
+def _train_files(plan: BuildPlan) -> tuple[list[Example], list[Example]]:
+    s = _held_out(plan)
+    return load([s / "sentiment_train.jsonl"])[0], load([s / "event_train.jsonl"], head="event")[0]
+
+
+def step_teacher(plan: BuildPlan) -> None:
+    from dataclasses import replace
+
+    from finsent.training.train import train
+
+    sentiment, _ = _train_files(plan)
+    cfg = replace(plan.teacher, resume=True, progress=plan.progress)
+    metadata = train(sentiment, plan.path("teacher"), cfg)
+    log.info("teacher: %s", metadata["metrics"])
+
+
+def step_student(plan: BuildPlan) -> None:
+    from dataclasses import replace
+
+    from finsent.training.distill import distill
+
+    sentiment, events = _train_files(plan)
+    # One example per text: sentiment texts train the sentiment head (hard and soft labels), the
+    # topic set's texts the event head (hard) and, through the teacher's soft labels, sentiment too.
+    examples = merge_heads(sentiment, events)
+    cfg = replace(
+        plan.student,
+        resume=True,
+        progress=plan.progress,
+        extra={"teacher_cache": str(plan.path("teacher-logits"))},
+    )
+    distill(plan.path("teacher"), examples, [], plan.path("student"), cfg)
+
+
+def step_export(plan: BuildPlan) -> None:
+    """The student into OUT/model_repo as the next version, int8 where the export gate allows."""
+    from finsent.training.export import export
+
+    manifest = export(
+        plan.path("student"),
+        plan.path("model_repo"),
+        plan.model_name,
+        fmt="auto",
+        max_length=plan.student.max_length,
+    )
+    plan.path("export.json").write_text(json.dumps(manifest, indent=2, default=str))
+
+
+HELD_OUT = {
+    "tw_test": ("sentiment", "twitter financial news, held-out 20% (MIT)"),
+    "fe_test": ("sentiment", "FinEntity news passages, held-out 30% (ODC-BY)"),
+    "fpb_test": ("sentiment", "Financial PhraseBank 50agree, all of it: outside reference, never trained on"),
+    "ev_test": ("event", "twitter financial news topics, held-out 15%, repost-free (MIT)"),
+}
+
+
+def _summary(report: dict[str, Any], head: str) -> dict[str, Any]:
+    out = {k: report[k] for k in ("n", "accuracy", "macro_f1", "weighted_f1")}
+    if head == "sentiment":
+        neg = report["per_class"]["negative"]
+        out |= {"negative_recall": neg["recall"], "negative_precision": neg["precision"]}
+    out["confusion_matrix"] = report["confusion_matrix"]
+    return out
+
+
+def measure_model(model: Path, splits: Path, heads: tuple[str, ...], precision: str = "fp32") -> dict:
+    """A trained folder (PyTorch, at `precision`) or an exported version (ONNX, as served) on
+    each held-out file of `splits` for the heads it has."""
+    import numpy as np
+
+    from finsent.contracts.event_type import EVENT_TYPES
+    from finsent.training.scoring_metrics import classification_report
+
+    predict = _predictor(model, precision)
+    results: dict[str, Any] = {}
+    for name, (head, _) in HELD_OUT.items():
+        path = splits / f"{name}.jsonl"
+        if head not in heads or not path.is_file() or path.stat().st_size == 0:
+            continue
+        examples = load([path], head=head)[0]
+        logits, event_logits = predict([e.text for e in examples])
+        if head == "event":
+            assert event_logits is not None
+            y = np.array([e.event for e in examples])
+            report = classification_report(y, event_logits.argmax(1), EVENT_TYPES)
+        else:
+            y = np.array([e.label for e in examples])
+            report = classification_report(y, logits.argmax(1))
+        results[name] = _summary(report, head)
+    return results
+
+
+def _predictor(model: Path, precision: str) -> Callable[[list[str]], Any]:
+    from finsent.inference.model_repo import MANIFEST
+
+    if (model / MANIFEST).is_file():
+        from finsent.inference.embedded import OnnxModel
+
+        onnx = OnnxModel(model, max_length=128)
+        return lambda texts: onnx.heads(texts, 64)
+    from transformers import AutoTokenizer
+
+    from finsent.training.classifier import load_classifier
+    from finsent.training.distill import teacher_max_length
+    from finsent.training.precision import resolve_precision
+    from finsent.training.train import predict_heads
+
+    torch_model = load_classifier(model)
+    tokenizer = AutoTokenizer.from_pretrained(str(model))
+    length = teacher_max_length(model, 128)
+    chosen = resolve_precision(precision, "cpu")
+    return lambda texts: predict_heads(torch_model, tokenizer, texts, length, 64, precision=chosen)
+
+
+def step_measure(plan: BuildPlan) -> None:
+    """Every held-out split, for the teacher (PyTorch, bf16 where the CPU has it: how it labelled
+    the transfer set), the student (PyTorch fp32) and the exported student (ONNX, as served)."""
+    from finsent.inference.model_repo import latest_version, version_dir
+
+    repo = plan.path("model_repo")
+    version = latest_version(repo, plan.model_name)
+    assert version is not None  # export ran
+    exported = version_dir(repo, plan.model_name, version)
+    splits = _held_out(plan)
+    metrics = {
+        "teacher": measure_model(plan.path("teacher"), splits, ("sentiment",), "auto"),
+        "student": measure_model(plan.path("student"), splits, ("sentiment", "event")),
+        "student_onnx": measure_model(exported, splits, ("sentiment", "event")),
+        "held_out": {k: v[1] for k, v in HELD_OUT.items()},
+        "exported_format": json.loads(plan.path("export.json").read_text())["format"],
+    }
+    plan.path("metrics.json").write_text(json.dumps(metrics, indent=2))
+
+
+def _row(name: str, m: dict[str, Any], head: str) -> str:
+    if head == "event":
+        return (
+            f"| {name} | {m['n']} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['weighted_f1']:.3f} | | |"
+        )
+    return (
+        f"| {name} | {m['n']} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['weighted_f1']:.3f} "
+        f"| {m['negative_recall']:.3f} | {m['negative_precision']:.3f} |"
+    )
+
+
+def _minutes(times: dict[str, Any], step: str) -> str:
+    return f"{times.get(step, 0) / 60:.1f} min" if step in times else "n/a"
+
+
+def render_card(plan: BuildPlan, metrics: dict[str, Any], times: dict[str, Any], env: dict[str, Any]) -> str:
+    """MODEL_CARD.md: what the model is, what it was trained on under which licence, how to rebuild
+    it, how long that took here, and how it does on data it never saw."""
+    counts = json.loads(plan.path("splits", "counts.json").read_text())
+    exported = json.loads(plan.path("export.json").read_text())
+    teacher_meta = json.loads(plan.path("teacher", "finsent_training.json").read_text())
+    student_meta = json.loads(plan.path("student", "finsent_training.json").read_text())
+    lines = [
+        "# Model card: finsent_sentiment (the shipped model)",
+        "",
+        "A MiniLM (all-MiniLM-L6-v2, 22M parameters) with two heads on one mean-pooled sentence vector:",
+        "**sentiment** (negative / neutral / positive) and **event type** (the 20 topics of",
+        "`contracts/event_type.py`). Distilled from an MPNet teacher (all-mpnet-base-v2, 110M) and",
+        f"served as ONNX ({exported['format']}) by the embedded backend and by Triton's CPU model.",
+        "",
+        "## Label policy",
+        "",
+        "**Negative** means bad news for the company or its investors: legal, regulatory, financial,",
+        "operational or reputational (convictions, fines, probes, losses, cut forecasts, recalls,",
+        "outages, defaults, abandoned projects, cost overruns, downgrades, bearish calls).",
+        "**Positive** is good news for them; **neutral** is everything else (schedules, appointments,",
+        "launches without a verdict, market colour). The twitter set's labels are investor-oriented",
+        "(bearish/bullish) and mostly follow this policy; the project's own headlines",
+        "(`training/data/risk_headlines.csv`) were written to it.",
+        "",
+        "## Data and licences",
+        "",
+        "| data | licence | used for |",
+        "|---|---|---|",
+        "| twitter-financial-news-sentiment (zeroshot), train split | MIT | teacher and student: "
+        "80% trained on, 20% held out |",
+        "| twitter-financial-news-topic (zeroshot), train split | MIT | student: event-type labels and "
+        "transfer texts (teacher soft labels); 15% held out, repost-free |",
+        "| FinEntity (Tang et al., EMNLP 2023), one label per passage | ODC-BY 1.0 | teacher and student: "
+        "70% trained on, 30% held out |",
+        "| FinSent's own risk headlines (140, `training/data/risk_headlines.csv`) | the project's own | "
+        "teacher and student |",
+        "| Financial PhraseBank 50agree | CC BY-NC-SA 3.0 | measured against only, never trained on "
+        "(teacher included) |",
+        "",
+        "FinEntity is used under ODC-BY 1.0: Y. Tang, Y. Yang, A. H. Huang, A. Tam, J. Z. Tang (2023),",
+        '"FinEntity: Entity-level Sentiment Classification for Financial Texts", EMNLP 2023,',
+        "pp. 15465–15471 (https://github.com/yixuantt/FinEntity). The tweet and passage texts are",
+        "third-party content; the weights do not contain them.",
+        "",
+        f"Counts: {counts['sentiment_train']} sentiment training texts, {counts['event_train']} event-type",
+        f"training texts; held out: {counts['tw_test']} tweets, {counts['fe_test']} FinEntity passages,",
+        f"{counts['ev_test']} topic tweets; {counts['dropped_as_held_out']} training texts dropped because",
+        "a repost of them is held out (or is in Financial PhraseBank). Held-out parts are split with",
+        "reposts (same text once links, case and spacing are ignored) kept on one side.",
+        "",
+        "## How it was built",
+        "",
+        "```bash",
+        "finsent build-model --data-dir ../shared/data --out build/   # every step below, resumable",
+        "```",
+        "",
+        "| step | what | wall time here |",
+        "|---|---|---:|",
+        f"| splits | the held-out parts | {_minutes(times, 'splits')} |",
+        f"| teacher | all-mpnet-base-v2, {teacher_meta['config']['epochs']} epochs, lr "
+        f"{teacher_meta['config']['lr']}, batch {teacher_meta['config']['batch_size']}, max length "
+        f"{teacher_meta['config']['max_length']}, {teacher_meta['precision']}, seed "
+        f"{teacher_meta['config']['seed']} (best epoch {teacher_meta['best_epoch']} on a 10% validation "
+        f"part) | {_minutes(times, 'teacher')} |",
+        f"| student | all-MiniLM-L6-v2 distilled (T {student_meta['config']['distill_temperature']}, alpha "
+        f"{student_meta['config']['distill_alpha']}), {student_meta['config']['epochs']} epochs, lr "
+        f"{student_meta['config']['lr']}, {student_meta['precision']}, "
+        f"seed {student_meta['config']['seed']}, teacher logits included "
+        f"(best epoch {student_meta['best_epoch']}) | {_minutes(times, 'student')} |",
+        f"| export | ONNX, {exported['format']} | {_minutes(times, 'export')} |",
+        f"| measure | every held-out split | {_minutes(times, 'measure')} |",
+        "",
+        f"Machine: {env.get('cpu', 'unknown CPU')}, {env.get('cores', '?')} cores, torch "
+        f"{env.get('torch', '?')}; one seed (42) for each model: there was not time for more.",
+        "",
+        "## Quality on data no model trained on",
+        "",
+    ]
+    for model, title in (
+        ("teacher", "Teacher (MPNet, PyTorch)"),
+        ("student", "Student (MiniLM, PyTorch fp32)"),
+        ("student_onnx", f"Student as shipped (ONNX {exported['format']})"),
+    ):
+        lines += [
+            f"**{title}**",
+            "",
+            "| held-out split | n | accuracy | macro-F1 | weighted F1 | negative recall "
+            "| negative precision |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, (head, _) in HELD_OUT.items():
+            if name in metrics.get(model, {}):
+                lines.append(_row(name, metrics[model][name], head))
+        lines.append("")
+    lines += [
+        "Splits: " + "; ".join(f"`{k}` {v[1]}" for k, v in HELD_OUT.items()) + ".",
+        "",
+        "## Known limits",
+        "",
+        "- Trained on tweets and Reuters-style passages: long documents, filings and non-English text",
+        "  are out of domain. Headlines of other styles (Financial PhraseBank's sentences) are read less",
+        "  well than tweets: see `fpb_test` above.",
+        "- The labels are about the company or its investors, not about the reader: a stock falling is",
+        "  negative for its holders even when it is good news for a short seller.",
+        '- Event types follow the twitter topic set\'s taxonomy and its quirks ("Financials" mostly',
+        '  holds earnings beats and misses, "Earnings" mostly call announcements).',
+        "- Sarcasm, and a text about several companies in opposite directions, get one label for all.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _environment() -> dict[str, Any]:
+    import platform
+
+    import torch
+
+    from finsent.training.train import available_cores
+
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": available_cores(), "torch": torch.__version__}
+
+
+def step_card(plan: BuildPlan) -> None:
+    metrics = json.loads(plan.path("metrics.json").read_text())
+    times = json.loads(plan.path("times.json").read_text())
+    plan.path("MODEL_CARD.md").write_text(render_card(plan, metrics, times, _environment()))
+
+
+STEP_FUNCTIONS: dict[str, Callable[[BuildPlan], None]] = {
+    "card": step_card,
+    "splits": step_splits,
+    "teacher": step_teacher,
+    "student": step_student,
+    "export": step_export,
+    "measure": step_measure,
+}
+
+
+def _done(plan: BuildPlan, step: str) -> bool:
+    marker = {
+        "splits": plan.path("splits", "counts.json"),
+        "teacher": plan.path("teacher", "finsent_training.json"),
+        "student": plan.path("student", "finsent_training.json"),
+        "export": plan.path("export.json"),
+        "measure": plan.path("metrics.json"),
+        "card": plan.path("MODEL_CARD.md"),
+    }[step]
+    return marker.is_file()
+
+
+def build(plan: BuildPlan, steps: tuple[str, ...] = STEPS) -> dict[str, Any]:
+    """Run `steps` in order, skipping those already done; returns the wall time of each step run."""
+    plan.out.mkdir(parents=True, exist_ok=True)
+    times_file = plan.path("times.json")
+    times: dict[str, Any] = json.loads(times_file.read_text()) if times_file.is_file() else {}
+    for step in steps:
+        if _done(plan, step):
+            log.info("build: %s already done", step)
+            continue
+        if plan.progress:
+            print(f"== build-model: {step}", flush=True)
+        started = time.time()
+        STEP_FUNCTIONS[step](plan)
+        # Resumed steps add up: the card reports the total wall time each step took on this machine.
+        times[step] = round(times.get(step, 0.0) + time.time() - started, 1)
+        times_file.write_text(json.dumps(times, indent=2))
+    return times
