@@ -82,9 +82,10 @@ def test_the_per_topic_event_type_detector_is_off_by_default_and_fires_when_on()
     assert [(a.topic, a.event_type) for a in firing] == [("BA", LEGAL)]
     assert firing[0].started_at >= T0 + timedelta(minutes=100)
     assert firing[0].negative_event_types[0].event_type == LEGAL
-    # Its own volume floor: above the 12 legal items a window can hold, it never fires.
+    # Its own volume floor: above the 40 legal items its longest entry window (20 minutes) can
+    # hold, it never fires.
     assert (
-        Aggregator(WINDOWS, DetectorConfig(), event_detector=DetectorConfig(min_volume=13)).apply(events)
+        Aggregator(WINDOWS, DetectorConfig(), event_detector=DetectorConfig(min_volume=41)).apply(events)
         == []
     )
 
@@ -103,6 +104,9 @@ def test_event_type_metrics_are_bounded():
     a = Aggregator(WINDOWS, DetectorConfig(), metrics=metrics)
     events = burst_with_event_types()
     events.append(typed(ev("odd", "BA", 119.5, "negative", -0.9), "Weather"))  # outside the taxonomy
+    # The gauges at a minute boundary show the whole minutes before it: one item of minute 120
+    # elsewhere moves the clock past the odd item's minute.
+    events.append(ev("tick", "ELSEWHERE", 120.5))
     a.apply(events)
     legal = reg.get_sample_value(
         "finsent_topic_event_type_negative_items", {"topic": "BA", "event_type": LEGAL}

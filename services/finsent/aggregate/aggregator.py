@@ -30,7 +30,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from finsent.aggregate.detector import Assessment, DetectorConfig, Severity, SpikeState, Transition, assess
+from finsent.aggregate.detector import (
+    Assessment,
+    Baseline,
+    DetectorConfig,
+    Severity,
+    SpikeState,
+    Transition,
+    assess_against,
+    baseline_share,
+)
 from finsent.aggregate.topic_metrics import TopicMetrics
 from finsent.aggregate.windows import BUCKET_S, TopicWindows, bucket_of
 from finsent.contracts.alert import AlertEvent, EventTypeCount, Evidence
@@ -96,7 +105,12 @@ class Aggregator:
     ) -> None:
         self.windows = windows
         self.detector = detector
-        self.horizon_s = max([*windows.values(), detector.short_window_s + detector.baseline_window_s])
+        self.horizon_s = max(
+            [
+                *windows.values(),
+                max(detector.short_window_s, detector.long_window_s) + detector.baseline_window_s,
+            ]
+        )
         self.metrics = metrics
         self.max_topics, self.max_seen = max_topics, max_seen
         self.topics: OrderedDict[str, TopicState] = OrderedDict()  # least recently updated first
@@ -206,8 +220,12 @@ class Aggregator:
             alerts += [_from_pair(a) for a in self.by_event.advance(to_s)]
         return alerts
 
+    def _entry_window_s(self) -> int:
+        cfg = self.detector
+        return cfg.short_window_s if cfg.legacy else max(cfg.short_window_s, cfg.long_window_s)
+
     def _due(self, state: TopicState, boundary: float) -> bool:
-        recent = state.last_update_s > boundary - self.detector.short_window_s - BUCKET_S
+        recent = state.last_update_s > boundary - self._entry_window_s() - BUCKET_S
         return recent or state.spike.active is not Severity.NONE
 
     def _redo(self, topic: str, state: TopicState, assessed: dict[str, float]) -> list[AlertEvent]:
@@ -241,22 +259,51 @@ class Aggregator:
                 self.metrics.forget(topic)
         for state in self.topics.values():
             state.windows.expire(self.watermark_s)
+            state.spike.forget_before(cutoff)
+            state.settled.forget_before(cutoff)
             for minute in [m for m in state.evidence if m < cutoff - BUCKET_S]:
                 del state.evidence[minute]
 
     # -- detection ---------------------------------------------------------------------------------
+    def baseline(self, state: TopicState, now_s: float) -> Baseline:
+        """The share a topic is judged against at `now_s`: frozen at the onset of an active spike;
+        else the baseline window before the short window, the minutes of spikes left out."""
+        cfg = self.detector
+        if state.spike.frozen_baseline is not None and not cfg.legacy:
+            return state.spike.frozen_baseline
+        exclude = () if cfg.legacy else state.spike.excluded
+        # The baseline ends where the longest entry window begins: a burst's first minutes, still
+        # below the bar, must not raise the baseline it is about to be judged against.
+        base = state.windows.window(
+            now_s, cfg.baseline_window_s, end_offset_s=self._entry_window_s(), exclude=exclude
+        )
+        return baseline_share(cfg, base.negative, base.total)
+
     def assessment(self, topic: str, now_s: float | None = None) -> Assessment:
-        cfg, w = self.detector, self.topics[topic].windows
-        now = self.topics[topic].last_update_s if now_s is None else now_s
-        short = w.window(now, cfg.short_window_s)
-        base = w.window(now, cfg.baseline_window_s, end_offset_s=cfg.short_window_s)
-        return assess(cfg, short.negative, short.total, base.negative, base.total)
+        """The short window against the topic's baseline (frozen while a spike lasts)."""
+        cfg, state = self.detector, self.topics[topic]
+        now = state.last_update_s if now_s is None else now_s
+        short = state.windows.window(now, cfg.short_window_s)
+        return assess_against(cfg, short.negative, short.total, self.baseline(state, now), cfg.short_window_s)
 
     def _evaluate(self, topic: str, state: TopicState, now_s: float) -> list[AlertEvent]:
-        volume = state.windows.window(now_s, self.detector.short_window_s).total
-        if not state.spike.can_fire(self.detector, volume, now_s):
+        cfg, w = self.detector, state.windows
+        windows = [cfg.short_window_s] + ([cfg.long_window_s] if cfg.long_window_s and not cfg.legacy else [])
+        # After a recovery, the entry windows start at the resolve: the minutes that were judged
+        # recovered must not fire the topic again through the longer window still holding the spike.
+        since = state.spike.resolved_at_s if not cfg.legacy else -math.inf
+        counts = [w.window(now_s, int(min(length, max(0.0, now_s - since)))) for length in windows]
+        if not state.spike.can_fire(cfg, max(c.total for c in counts), now_s):
             return []  # nothing could change: the baseline is not worth computing
-        transition = state.spike.step(self.detector, self.assessment(topic, now_s), now_s)
+        p0 = self.baseline(state, now_s)
+        entry = [
+            assess_against(cfg, c.negative, c.total, p0, n) for c, n in zip(counts, windows, strict=True)
+        ]
+        resolve = None
+        if state.spike.active is not Severity.NONE and not cfg.legacy:
+            r = w.window(now_s, cfg.resolve_window_s)
+            resolve = assess_against(cfg, r.negative, r.total, p0, cfg.resolve_window_s)
+        transition = state.spike.step(cfg, entry, now_s, resolve, p0)
         if transition is None:
             return []
         state.settled, state.settled_at_s = state.spike.copy(), now_s
@@ -294,8 +341,10 @@ class Aggregator:
             baseline=round(a.baseline, 4),
             zscore=round(a.z, 3),
             volume=a.volume,
-            window_s=self.detector.short_window_s,
+            window_s=a.window_s or self.detector.short_window_s,
             started_at=started,
+            duration_s=max(0, int(now_s - t.started_at_s)),
+            reason=t.reason if t.kind == "resolved" else None,
             event_time=datetime.fromtimestamp(now_s, UTC),
             generated_at=datetime.now(UTC),
             model=ModelRef(name=newest.model_name, version=newest.model_version) if newest else None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 BUCKET_S = 60
@@ -97,15 +98,31 @@ class TopicWindows:
             del self._buckets[key]
         del self._keys[:n]
 
-    def window(self, now_s: float, length_s: int, *, end_offset_s: int = 0, events: bool = False) -> Counts:
-        """Counts of the buckets overlapping (now - end_offset - length, now - end_offset]; with
-        `events`, the counts by event type too (only where they are shown: an alert, a gauge)."""
+    def window(
+        self,
+        now_s: float,
+        length_s: int,
+        *,
+        end_offset_s: int = 0,
+        events: bool = False,
+        exclude: Sequence[tuple[float, float]] = (),
+    ) -> Counts:
+        """Counts of the buckets overlapping [now - end_offset - length, now - end_offset); with
+        `events`, the counts by event type too (only where they are shown: an alert, a gauge);
+        buckets starting inside an `exclude` span [from, to) left out (a spike's minutes, kept out
+        of its topic's baseline).
+
+        At a minute boundary b the window is the whole minutes before b and nothing of the minute
+        starting at b: an assessment at b depends only on items before b, so it is the same however
+        the stream was cut into polls (the minute after b may be half-read when b is assessed)."""
         hi = now_s - end_offset_s
         lo = hi - length_s
         out = Counts()
-        # Buckets with start > lo - BUCKET_S (they end after lo) and start <= hi.
+        # Buckets with start > lo - BUCKET_S (they end after lo) and start < hi.
         first = bisect.bisect_right(self._keys, lo - BUCKET_S)
-        last = bisect.bisect_right(self._keys, hi)
+        last = bisect.bisect_left(self._keys, hi)
         for key in self._keys[first:last]:
+            if exclude and any(a <= key < b for a, b in exclude):
+                continue
             out.add(self._buckets[key], events=events)
         return out

@@ -40,12 +40,23 @@ class AlertEvent(BaseModel):
     topic: str
     severity: Literal["warning", "critical"]
     negative_share: float = Field(description="negative share in the short window")
-    baseline: float = Field(description="the topic's baseline negative share")
+    baseline: float = Field(
+        description="the baseline negative share the spike is judged against: frozen at its onset, "
+        "from minutes outside any spike"
+    )
     zscore: float
-    volume: int = Field(description="items in the short window")
-    window_s: int
+    volume: int = Field(description="items in the window assessed")
+    window_s: int = Field(
+        description="the window assessed: the entry window that fired, or the resolve window"
+    )
     started_at: datetime = Field(description="event time the spike began")
     event_time: datetime = Field(description="event time of this assessment (the aggregator's watermark)")
+    duration_s: int = Field(default=0, description="how long the spike has lasted at this event (event time)")
+    reason: Literal["recovered", "rebaselined"] | None = Field(
+        default=None,
+        description="resolved events: back near the frozen baseline, or re-baselined after the longest "
+        "continuous alert (a new normal)",
+    )
     generated_at: datetime
     model: ModelRef | None = Field(default=None, description="model version of the newest evidence")
     evidence: list[Evidence] = Field(default_factory=list, description="the most negative recent items")
