@@ -265,7 +265,7 @@ def scorers(wanted: list[str], work: Path, teacher: Path | None) -> dict[str, An
 # --- one replay, and what it shows -----------------------------------------------------------------
 
 
-def replay(feed: Feed, backend: Any, work: Path) -> list[Any]:
+def replay(feed: Feed, backend: Any, work: Path, detector: Any = None) -> list[Any]:
     """The feed through the embedded pipeline; returns the alert events of the topics' detector."""
     from finsent.app.embedded import run_embedded
     from finsent.settings import Settings
@@ -273,7 +273,7 @@ def replay(feed: Feed, backend: Any, work: Path) -> list[Any]:
     path = work / f"feed-{feed.seed}.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in feed.records))
     settings = Settings(sample_feed=path, metrics_port=0, install_model=False)
-    summary = run_embedded(settings, backend=backend, progress=False)
+    summary = run_embedded(settings, backend=backend, progress=False, detector=detector)
     return [a for a in summary.alerts if a.event_type is None]
 
 
@@ -387,12 +387,19 @@ def main(argv: list[str] | None = None) -> int:
         splits = work / "build" / "splits"
         feeds = [build_feed(splits, seed) for seed in seeds]
         available = scorers(args.scorers.split(","), work, args.teacher)
+        from finsent.aggregate.detector import DetectorConfig
+
+        # The detector before the clean baseline, on the true labels: the same feeds, in one run.
+        legacy = DetectorConfig(legacy=True, prior_weight=20)
+        runs = [(name, make, None) for name, make in available.items()]
+        if "truth" in available:
+            runs.append(("truth-legacy-detector", available["truth"], legacy))
         rows: dict[str, list[dict[str, Any]]] = {}
-        for name, make in available.items():
+        for name, make, detector in runs:
             for feed in feeds:
                 started = time.perf_counter()
                 backend = make(feed)
-                alerts = replay(feed, backend, work)
+                alerts = replay(feed, backend, work, detector)
                 backend.close()
                 row = {
                     "seed": feed.seed,

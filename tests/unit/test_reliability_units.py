@@ -192,6 +192,21 @@ def test_without_a_watermark_a_partial_backlog_does_not_resolve_a_spike_early():
     assert legacy >= 1  # the old detector's early resolve, still reproduced
 
 
+def test_an_empty_partition_does_not_hold_the_clock_after_an_assignment():
+    """After a (re)start, a partition whose end offset is where reading starts has nothing to
+    wait for: alerts due from the other partitions' backlog come at once, not idle_s later."""
+    clock = PartitionClock(idle_s=30.0)
+    clock.assigned(["p0", "p1"], now=0.0, empty=["p1"])
+    clock.delivered("p0", 1_000.0, now=0.5)
+    assert clock.safe_time(now=0.5, clock=600.0) == 1_000.0
+    clock.delivered("p1", 900.0, now=1.0)  # new data after all: it holds the clock again
+    assert clock.safe_time(now=1.0, clock=600.0) == 900.0
+    held = PartitionClock(idle_s=30.0)
+    held.assigned(["p0", "p1"], now=0.0)
+    held.delivered("p0", 1_000.0, now=0.5)
+    assert held.safe_time(now=0.5, clock=600.0) == 600.0  # without the end offsets: held 30 s
+
+
 def test_a_partition_that_has_not_delivered_holds_the_clock_until_it_goes_idle():
     clock = PartitionClock(idle_s=30.0)
     clock.assigned(["p0", "p1"], now=0.0)

@@ -16,10 +16,14 @@ class PartitionClock:
         self._time: dict[Hashable, float] = {}  # a partition's newest event time
         self._seen_at: dict[Hashable, float] = {}  # when it last delivered (or was assigned)
 
-    def assigned(self, partitions: Iterable[Hashable], now: float) -> None:
-        """A new assignment: each partition has `idle_s` to deliver before it stops holding the clock."""
+    def assigned(self, partitions: Iterable[Hashable], now: float, empty: Iterable[Hashable] = ()) -> None:
+        """A new assignment: each partition has `idle_s` to deliver before it stops holding the
+        clock, except the `empty` ones (nothing between their start and end offsets: nothing to
+        wait for), which are idle from the start and hold it only once they deliver."""
         self._time = {}
         self._seen_at = dict.fromkeys(partitions, now)
+        for p in empty:
+            self._seen_at[p] = now - self._idle_s
 
     def delivered(self, partition: Hashable, event_time: float | None, now: float) -> None:
         """Records arrived from `partition`; `event_time`: the newest among them, or None when none was

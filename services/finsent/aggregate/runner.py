@@ -101,8 +101,12 @@ class AggregateRunner:
         sent = self._read_sent(since_ms)
         for tp, start in next_offset.items():
             self.consumer.seek(tp, start)
+        ends = self.consumer.end_offsets(list(assigned)) if assigned else {}
+        # A partition with nothing after its start offset has nothing to wait for: without this, an
+        # empty partition held every alert for idle_s (30 s) after each (re)start.
+        empty = [tp for tp in assigned if ends.get(tp, 0) <= next_offset[tp]]
         self.aggregator, self._rebuild_until, self._next_offset = aggregator, rebuild_until, next_offset
-        self._clock.assigned(assigned, time.monotonic())
+        self._clock.assigned(assigned, time.monotonic(), empty=empty)
         self._sent, self._sent_order = set(sent), deque(sent)
         log.info(
             "assigned %d partitions; rebuilding state from offsets %s (committed %s); %d alert events "

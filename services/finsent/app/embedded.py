@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import replace
 
+from finsent.aggregate.detector import DetectorConfig
 from finsent.app.summary import Summary
 from finsent.app.wiring import (
     aggregator_factory,
@@ -31,6 +32,7 @@ def run_embedded(
     stop: threading.Event | None = None,
     backend: ScoringBackend | None = None,
     progress: bool = True,
+    detector: DetectorConfig | None = None,
 ) -> Summary:
     """The feed through the pipeline; `backend` (default: the one the settings name) scores it.
     The alert-quality benchmark replays its feeds through here with each model and with the true
@@ -49,7 +51,7 @@ def run_embedded(
     feed = settings.sample_feed or bundled_feed()
     source = ReplaySource(feed, max_batch=settings.max_batch)
     alert_metrics = topic_metrics(settings, metrics.registry)
-    aggregator = aggregator_factory(settings, alert_metrics)()
+    aggregator = aggregator_factory(settings, alert_metrics, detector)()
     webhooks = build_webhooks(settings, metrics.registry)
     publisher = AlertPublisher(None, settings.alerts_topic, webhooks, on_emitted=count_alert(alert_metrics))
     summary = Summary(

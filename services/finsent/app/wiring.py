@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry
 
 from finsent.aggregate.aggregator import Aggregator
+from finsent.aggregate.detector import DetectorConfig
 from finsent.aggregate.topic_metrics import TopicMetrics
 from finsent.alerts.webhook import WebhookMetrics, WebhookSender
 from finsent.contracts.alert import AlertEvent
@@ -35,10 +36,10 @@ def bundled_feed() -> Path:
 
 
 def build_backend(settings: Settings) -> ScoringBackend:
-    if settings.demo_model:
-        from finsent.demo.model import ensure_demo_model
+    if settings.install_model:
+        from finsent.shipped import ensure_model
 
-        ensure_demo_model(settings.model_repo, settings.model_name, max_length=settings.max_length)
+        ensure_model(settings.model_repo, settings.model_name)
     if settings.triton:
         from finsent.inference.triton_backend import TritonBackend
 
@@ -116,8 +117,12 @@ def topic_metrics(settings: Settings, registry: CollectorRegistry) -> TopicMetri
     )
 
 
-def aggregator_factory(settings: Settings, metrics: TopicMetrics) -> Callable[[], Aggregator]:
-    windows, detector = settings.window_map(), settings.detector_config()
+def aggregator_factory(
+    settings: Settings, metrics: TopicMetrics, detector: DetectorConfig | None = None
+) -> Callable[[], Aggregator]:
+    """Aggregators as the settings describe them; `detector` replaces the settings' detector (the
+    alert-quality benchmark compares detectors on one feed)."""
+    windows, detector = settings.window_map(), detector or settings.detector_config()
     by_event = settings.event_detector_config()
     return lambda: Aggregator(
         windows, detector, metrics=metrics, max_topics=settings.max_topics, event_detector=by_event
