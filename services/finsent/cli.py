@@ -277,7 +277,12 @@ def cmd_build_model(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"finsent build-model: {exc}", file=sys.stderr)
         return 2
-    total = sum(times.values())
+    if args.ship:
+        from finsent.shipped import SHIPPED_MODEL
+        from finsent.training.build import ship
+
+        print(f"shipped to {ship(plan, SHIPPED_MODEL)}")
+    total = sum(v for k, v in times.items() if k in STEPS)
     print(f"build-model: done in {total / 60:.1f} min of steps run here; card: {plan.path('MODEL_CARD.md')}")
     return 0
 
@@ -622,6 +627,11 @@ def build_parser() -> argparse.ArgumentParser:
     build_model.add_argument("--teacher-epochs", type=int, default=2)
     build_model.add_argument("--student-epochs", type=int, default=3)
     build_model.add_argument("--seed", type=int, default=42)
+    build_model.add_argument(
+        "--ship",
+        action="store_true",
+        help="then copy the model and its card into the package (finsent/shipped/finsent_sentiment)",
+    )
     build_model.set_defaults(func=cmd_build_model)
 
     split = sub.add_parser(

@@ -197,10 +197,11 @@ class Settings(BaseSettings):
         int,
         Field(ge=0, description="inference threads, each scoring its own chunk of texts; 0 = one per core"),
     ] = 0
-    demo_model: Annotated[
+    install_model: Annotated[
         bool,
         Field(
-            description="build the demo model when the model repository has no version (off in production)"
+            description="install the shipped model as version 1 when the model repository has none "
+            "(off: a repository without a version is an error)"
         ),
     ] = True
     model_poll_s: Annotated[
@@ -572,7 +573,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "max_length",
         "infer_batch",
         "threads",
-        "demo_model",
+        "install_model",
         "model_poll_s",
         "entities",
     ),

@@ -140,7 +140,7 @@ def finsent_args(command: str, bootstrap: str, topics: Topics, model_repo: Path)
             group_id=topics.group,
             model_repo=model_repo,
             model_poll_s=0,
-            demo_model=False,
+            install_model=False,
         ),
     ]
 

@@ -20,6 +20,7 @@ FLOORS = {
     "alerts": 2,
     "scoring": 2,
     "training": 2,
+    "shipped": 2,
     "aggregate": 3,
     "demo": 3,
     "retrain": 3,

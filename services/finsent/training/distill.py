@@ -81,7 +81,7 @@ def teacher_logits(
     folder.mkdir(parents=True, exist_ok=True)
     arrays = {"logits": logits} | ({"event_logits": event_logits} if event_logits is not None else {})
     tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(tmp, **arrays)  # type: ignore[arg-type]
+    np.savez(tmp, **arrays)
     os.replace(tmp, path)
     return logits, event_logits
 

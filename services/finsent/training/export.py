@@ -279,6 +279,16 @@ def _check_int8(
         tried[recipe] = {k: v for k, v in checks.items() if k != "int8_recipe"}
         if checks["int8_keeps_quality"]:
             break
+    else:
+        # None kept quality: leave the recipe that agreed best with fp32 (an explicit onnx-int8
+        # export ships it, with these figures in its manifest).
+        def agreement(r: str) -> float:
+            return min(v for k, v in tried[r].items() if k.endswith("int8_argmax_agreement"))
+
+        best = max(tried, key=agreement)
+        if best != INT8_RECIPES[-1]:
+            _quantize(staging / "model.fp32.onnx", staging / "model.int8.onnx", best)
+        checks = {"int8_recipe": best, **tried[best]}
     checks["int8_tried"] = tried
     return checks
 
