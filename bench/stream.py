@@ -255,6 +255,13 @@ def main() -> int:
     parser.add_argument("--triton", action="store_true", help="also score through a local Triton (CPU)")
     parser.add_argument("--triton-port", type=int, default=39301)
     parser.add_argument("--out", type=Path, default=RESULTS / "stream.json")
+    parser.add_argument(
+        "--shipped",
+        type=Path,
+        default=None,
+        help="measure the shipped model (installed as finsent run installs it); the naive consumer "
+        "runs the same weights from this PyTorch folder (the build's student)",
+    )
     args = parser.parse_args()
 
     from finsent.demo.model import ensure_demo_checkpoint
@@ -262,8 +269,17 @@ def main() -> int:
     from finsent.inference.model_repo import latest_version, read_manifest
     from finsent.training.export import export
 
-    checkpoint = ensure_demo_checkpoint()
-    repo = REPO / ".cache" / "bench-model-repo"
+    if args.shipped is not None:
+        from finsent.shipped import ensure_model
+
+        checkpoint = args.shipped
+        repo = REPO / ".cache" / "bench-shipped-repo"
+        (repo / "finsent_sentiment").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / "model_repo" / "finsent_sentiment" / "config.pbtxt", repo / "finsent_sentiment")
+        ensure_model(repo, "finsent_sentiment")
+    else:
+        checkpoint = ensure_demo_checkpoint()
+        repo = REPO / ".cache" / "bench-model-repo"
     if latest_version(repo, "finsent_sentiment") is None:
         (repo / "finsent_sentiment").mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / "model_repo" / "finsent_sentiment" / "config.pbtxt", repo / "finsent_sentiment")
