@@ -247,18 +247,18 @@ def scorers(wanted: list[str], work: Path, teacher: Path | None) -> dict[str, An
 
         repo = work / "template-repo"
         ensure_demo_model(repo, "finsent_sentiment")
-        out["template"] = lambda feed: _onnx_backend(repo, "finsent_sentiment")
+        out["template"] = lambda feed, repo=repo: _onnx_backend(repo, "finsent_sentiment")
     if "student" in wanted:
         from finsent.shipped import ensure_model
 
         repo = work / "student-repo"
         ensure_model(repo, "finsent_sentiment")
-        out["student"] = lambda feed: _onnx_backend(repo, "finsent_sentiment")
+        out["student"] = lambda feed, repo=repo: _onnx_backend(repo, "finsent_sentiment")
     if "teacher" in wanted:
         if teacher is None or not (teacher / "config.json").is_file():
             print(f"bench.alerts: no teacher at {teacher} (finsent build-model): skipped", file=sys.stderr)
         else:
-            out["teacher"] = lambda feed: TorchBackend(teacher, "teacher")
+            out["teacher"] = lambda feed, teacher=teacher: TorchBackend(teacher, "teacher")
     return out
 
 
