@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,30 +19,46 @@ class NoEventHead(ValueError):
     """The event head was asked of a model that has none."""
 
 
+Heads = tuple[np.ndarray, np.ndarray | None]
+
+
+def predictor(
+    model_dir: Path, max_length: int = DEFAULT_MAX_LENGTH, precision: str = "fp32"
+) -> tuple[Callable[[list[str]], Heads], list[str] | None]:
+    """(texts -> (sentiment logits, event-type logits or None), event labels or None) for
+    whichever kind of folder `model_dir` is, loaded once: an exported version runs as served
+    (ONNX), a trained folder in PyTorch at `precision` ("auto": bf16 where the CPU has it)."""
+    if (model_dir / MANIFEST).is_file():
+        from finsent.inference.embedded import OnnxModel
+
+        model = OnnxModel(model_dir, max_length=max_length)
+        return (lambda texts: model.heads(texts, 64)), list(model.event_labels) or None
+    if (model_dir / "config.json").is_file():
+        from transformers import AutoTokenizer
+
+        from finsent.training.classifier import event_labels_of, load_classifier
+        from finsent.training.precision import resolve_precision
+        from finsent.training.train import predict_heads as torch_heads
+
+        torch_model = load_classifier(model_dir)
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+        chosen = resolve_precision(precision, "cpu")
+        return (
+            lambda texts: torch_heads(torch_model, tokenizer, texts, max_length, 64, precision=chosen)
+        ), event_labels_of(torch_model)
+    raise FileNotFoundError(
+        f"{model_dir}: neither an exported version ({MANIFEST}) nor a trained folder (config.json)"
+    )
+
+
 def predict_heads(
     model_dir: Path, texts: list[str], max_length: int = DEFAULT_MAX_LENGTH
 ) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
     """(sentiment logits, event-type logits or None, event labels or None) for `texts`, from
     whichever kind of folder `model_dir` is."""
-    if (model_dir / MANIFEST).is_file():
-        from finsent.inference.embedded import OnnxModel
-
-        model = OnnxModel(model_dir, max_length=max_length)
-        logits, events = model.heads(texts, 64)
-        return logits, events, list(model.event_labels) or None
-    if (model_dir / "config.json").is_file():
-        from transformers import AutoTokenizer
-
-        from finsent.training.classifier import event_labels_of, load_classifier
-        from finsent.training.train import predict_heads as torch_heads
-
-        torch_model = load_classifier(model_dir)
-        tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
-        logits, events = torch_heads(torch_model, tokenizer, texts, max_length)
-        return logits, events, event_labels_of(torch_model)
-    raise FileNotFoundError(
-        f"{model_dir}: neither an exported version ({MANIFEST}) nor a trained folder (config.json)"
-    )
+    predict, event_labels = predictor(model_dir, max_length)
+    logits, events = predict(texts)
+    return logits, events, event_labels
 
 
 def predict(model_dir: Path, texts: list[str], max_length: int = DEFAULT_MAX_LENGTH) -> np.ndarray:
