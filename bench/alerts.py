@@ -203,17 +203,11 @@ class TorchBackend:
     """A trained folder (the teacher) scored with PyTorch, bf16 where the CPU has it."""
 
     def __init__(self, folder: Path, name: str) -> None:
-        from transformers import AutoTokenizer
-
         from finsent.contracts.news import ModelRef
-        from finsent.training.classifier import load_classifier
         from finsent.training.distill import teacher_max_length
-        from finsent.training.precision import resolve_precision
+        from finsent.training.evaluate import predictor
 
-        self._net = load_classifier(folder)
-        self._tok = AutoTokenizer.from_pretrained(str(folder))
-        self._length = teacher_max_length(folder, 128)
-        self._precision = resolve_precision("auto", "cpu")
+        self._predict, _ = predictor(folder, teacher_max_length(folder, 128), "auto")
         self._model = ModelRef(name=name, version="0")
 
     @property
@@ -222,9 +216,8 @@ class TorchBackend:
 
     def score(self, texts: Sequence[str]):
         from finsent.inference.backend import ScoreResult, softmax
-        from finsent.training.train import predict_heads
 
-        logits, _ = predict_heads(self._net, self._tok, list(texts), self._length, 64, self._precision)
+        logits, _ = self._predict(list(texts))
         return ScoreResult(softmax(logits), self._model)
 
     def close(self) -> None:
