@@ -46,9 +46,12 @@ def test_scorer_sigkilled_repeatedly_loses_nothing(kafka, model_repo, tmp_path, 
     ids = [f"k{i}" for i in range(n)]
     produce(kafka, t.news, [news(i) for i in ids])
     rng = random.Random(11)
-    kills, restarts = 0, []
+    # Kill at points of the committed progress, not after a fixed time: a faster machine must not
+    # finish the stream before the third kill (it did, with static membership's quick restarts).
+    targets = [rng.uniform(k / 5, k / 5 + 0.1) * n for k in (1, 2, 3)]
+    killed_at, restarts = [], []
     proc = scorer(kafka, t, model_repo, tmp_path / "scorer.log", *extra)
-    for _ in range(4):
+    for target in [*targets, None]:
         before = committed_total(kafka, t.group, t.news)
         started = time.monotonic()
         # Scoring again: the group's committed total moves past where the last process left it.
@@ -56,21 +59,22 @@ def test_scorer_sigkilled_repeatedly_loses_nothing(kafka, model_repo, tmp_path, 
             lambda b=before: committed_total(kafka, t.group, t.news) > b, 90, 0.2, "the scorer to commit"
         )
         restarts.append(round(time.monotonic() - started, 1))
-        time.sleep(rng.uniform(0.5, 2.5))  # mid-stream, at a random point of a batch
-        if committed_total(kafka, t.group, t.news) >= n:
+        if target is None:
             break
-        proc.kill()
-        kills += 1
+        wait_for(lambda x=target: committed_total(kafka, t.group, t.news) >= x, 90, 0.05, "progress")
+        killed_at.append(committed_total(kafka, t.group, t.news))
+        proc.kill()  # mid-stream, at whatever point of a batch the scorer is in
         proc = scorer(kafka, t, model_repo, tmp_path / "scorer.log", *extra)
     wait_for(lambda: committed_total(kafka, t.group, t.news) >= n, 180, 0.5, "all records committed")
     proc.stop()
     scored = consume(kafka, t.scored, expect=n, timeout_s=60)
     got = [json.loads(r.value)["id"] for r in scored]
-    assert kills >= 3, "the stream finished before three kills: make it longer"
+    assert len(killed_at) == 3 and max(killed_at) < n, f"not every kill was mid-stream: {killed_at}"
     assert set(got) == set(ids), f"{len(set(ids) - set(got))} ids never scored"
     figures = {
         "messages": n,
-        "sigkills": kills,
+        "sigkills": len(killed_at),
+        "committed_at_kills": killed_at,
         "lost": len(set(ids) - set(got)),
         "scored_records": len(got),
         "rescored_after_kills": len(got) - len(set(got)),
