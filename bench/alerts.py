@@ -17,14 +17,25 @@ planned topics outside any event, crisis coverage (share of the crisis's minutes
 long an alert outlives the crisis. Alerts on topics that the texts themselves name (cashtags,
 companies) are counted apart: the feed does not control them.
 
+Each scorer is run with the detector as configured by default, and (truth and student) with two
+others in the same run: the windows-only detector (its sequential test off) and the legacy one
+(before the clean baseline), so that each part of the detector is measured against the same feeds.
+
+The held-out texts are cut in two halves by a hash of the text: `--part report` (the default, the
+figures reported) and `--part tune`, on which the detector's thresholds were chosen
+(`--sweep scan_llr=6,7,8,9,10` runs every scorer with each value); the two never share a text.
+
     python -m bench.alerts                            # 3 seeds, every scorer found
     python -m bench.alerts --seeds 1,2,3,4,5 --scorers truth,student
+    python -m bench.alerts --part tune --seeds 101,102,103 --sweep scan_llr=6,8,10
 
-Results go to bench/results/alerts.json (one row per scorer and seed, and the means)."""
+Results go to bench/results/alerts.json (alerts-tune.json for --part tune): one row per scorer,
+detector and seed, and the sums and means."""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import statistics
@@ -69,10 +80,15 @@ class Feed:
     episodes: list[Episode] = field(default_factory=list)
 
 
-def _pools(splits: Path) -> dict[str, dict[str, list[str]]]:
-    """Held-out texts by source and label: tweets (the twitter test part) and news (the held-out
-    FinEntity passages and Financial PhraseBank's sentences, which no model trains on: its
-    licence allows benchmarks, not shipped weights)."""
+def in_part(text: str, part: str) -> bool:
+    """Whether a held-out text is in the `report` half or the `tune` half (a stable hash of it)."""
+    return (hashlib.sha256(text.encode()).digest()[0] % 2 == 0) == (part == "tune")
+
+
+def _pools(splits: Path, part: str) -> dict[str, dict[str, list[str]]]:
+    """Held-out texts of one part, by source and label: tweets (the twitter test part) and news
+    (the held-out FinEntity passages and Financial PhraseBank's sentences, which no model trains
+    on: its licence allows benchmarks, not shipped weights)."""
     pools: dict[str, dict[str, list[str]]] = {}
     for source, names in (("tweets", ("tw_test",)), ("news", ("fe_test", "fpb_test"))):
         by_label: dict[str, list[str]] = {"negative": [], "neutral": [], "positive": []}
@@ -81,7 +97,8 @@ def _pools(splits: Path) -> dict[str, dict[str, list[str]]]:
             for line in path.read_text().split("\n") if path.is_file() else ():
                 if line.strip():
                     row = json.loads(line)
-                    by_label[row["label"]].append(row["text"])
+                    if in_part(row["text"], part):
+                        by_label[row["label"]].append(row["text"])
         pools[source] = by_label
     return pools
 
@@ -99,9 +116,9 @@ class _Draw:
         return self.queue.pop()
 
 
-def build_feed(splits: Path, seed: int) -> Feed:
+def build_feed(splits: Path, seed: int, part: str = "report") -> Feed:
     rng = random.Random(seed)
-    pools = _pools(splits)
+    pools = _pools(splits, part)
     draw = {
         (src, label): _Draw(texts, rng)
         for src, by_label in pools.items()
@@ -352,8 +369,30 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "median_delay_min": mean("median_delay_min"),
         "decoys_fired": f"{sum(r['decoys_fired'] for r in rows)}/{sum(r['decoys'] for r in rows)}",
         "false_alerts": sum(r["false_alerts"] for r in rows),
+        "false_alerts_per_day": round(sum(r["false_alerts"] for r in rows) / (len(rows) * HOURS / 24), 2),
         "crisis_coverage": mean("crisis_coverage"),
         "crisis_tail_min": mean("crisis_tail_min"),
+    }
+
+
+def detectors(sweep: str | None) -> dict[str, Any]:
+    """Detector name -> config for every scorer ("" the default one), plus the comparisons run on
+    truth and student only (name -> config, marked with a leading "+")."""
+    from finsent.aggregate.detector import DetectorConfig
+
+    if sweep:
+        name, _, values = sweep.partition("=")
+        if name not in DetectorConfig.model_fields or not values:
+            raise SystemExit(
+                f"bench.alerts: --sweep NAME=V1,V2 with NAME a DetectorConfig field, got {sweep!r}"
+            )
+        kind = type(getattr(DetectorConfig(), name))
+        return {f"{name}={v}": DetectorConfig(**{name: kind(v)}) for v in values.split(",")}
+    return {
+        "": DetectorConfig(),
+        "+windows-only": DetectorConfig(scan_window_s=0),
+        # The detector before the clean baseline and the sequential test, as it was configured.
+        "+legacy": DetectorConfig(legacy=True, prior_weight=20),
     }
 
 
@@ -363,30 +402,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="1,2,3")
     parser.add_argument("--scorers", default="truth,template,student,teacher")
     parser.add_argument(
+        "--part", choices=("report", "tune"), default="report", help="which half of the texts"
+    )
+    parser.add_argument(
+        "--sweep", help="NAME=V1,V2,...: run every scorer with each value of a detector field"
+    )
+    parser.add_argument(
         "--teacher", type=Path, default=ROOT / "build" / "teacher", help="the teacher folder of a build"
     )
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, help="default bench/results/alerts.json (alerts-tune.json)")
     args = parser.parse_args(argv)
+    out = args.out or (RESULTS if args.part == "report" else RESULTS.with_name("alerts-tune.json"))
     if not (args.data / "twitter_fin_train.csv").is_file():
         print(f"bench.alerts: {args.data} has no twitter_fin_train.csv (see ../shared/data)", file=sys.stderr)
         return 2
     from finsent.training.build import BuildPlan, step_splits
 
     seeds = [int(s) for s in args.seeds.split(",")]
+    configs = detectors(args.sweep)
     with tempfile.TemporaryDirectory(prefix="finsent-bench-alerts-") as tmp:
         work = Path(tmp)
         plan = BuildPlan(args.data, work / "build")
         step_splits(plan)  # the build's own held-out parts, byte for byte
         splits = work / "build" / "splits"
-        feeds = [build_feed(splits, seed) for seed in seeds]
+        feeds = [build_feed(splits, seed, args.part) for seed in seeds]
         available = scorers(args.scorers.split(","), work, args.teacher)
-        from finsent.aggregate.detector import DetectorConfig
-
-        # The detector before the clean baseline, on the true labels: the same feeds, in one run.
-        legacy = DetectorConfig(legacy=True, prior_weight=20)
-        runs = [(name, make, None) for name, make in available.items()]
-        if "truth" in available:
-            runs.append(("truth-legacy-detector", available["truth"], legacy))
+        runs = []
+        for name, make in available.items():
+            for label, cfg in configs.items():
+                if label.startswith("+") and name not in ("truth", "student"):
+                    continue
+                runs.append((f"{name} {label.lstrip('+')}".strip(), make, cfg))
         rows: dict[str, list[dict[str, Any]]] = {}
         for name, make, detector in runs:
             for feed in feeds:
@@ -400,23 +446,25 @@ def main(argv: list[str] | None = None) -> int:
                     "seconds": round(time.perf_counter() - started, 1),
                 }
                 rows.setdefault(name, []).append(row)
-                print(f"{name:9s} seed {feed.seed}: {json.dumps(row)}", flush=True)
+                print(f"{name:24s} seed {feed.seed}: {json.dumps(row)}", flush=True)
     result = {
         "benchmark": "alerts",
+        "part": args.part,
         "generated_at": datetime.now(UTC).isoformat(),
         "feed": {
             "hours": HOURS,
             "topics": len(TOPICS),
             "records_per_seed": [len(f.records) for f in feeds],
-            "episodes_seed_1": [asdict(e) for e in feeds[0].episodes],
+            "episodes_first_seed": [asdict(e) for e in feeds[0].episodes],
         },
+        "detectors": {k.lstrip("+") or "default": v.model_dump() for k, v in configs.items()},
         "summary": {name: summarise(r) for name, r in rows.items()},
         "runs": rows,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["summary"], indent=2))
-    print(f"written to {args.out}")
+    print(f"written to {out}")
     return 0
 
 

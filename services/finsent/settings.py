@@ -245,11 +245,47 @@ class Settings(BaseSettings):
     spike_baseline_window: Annotated[str, Field(description="window before it that sets the baseline")] = "6h"
     spike_min_volume: Annotated[int, Field(ge=1, description="fewest items in the spike window to fire")] = 10
     spike_z: Annotated[float, Field(gt=0, description="z-score to fire")] = 5.0
-    spike_z_resolve: Annotated[float, Field(description="z-score under which a spike resolves")] = 1.5
+    spike_z_resolve: Annotated[
+        float,
+        Field(
+            description="z-score (of the resolve window, against the frozen baseline) "
+            "under which a spike may resolve"
+        ),
+    ] = 1.5
     spike_min_delta: Annotated[
         float, Field(ge=0, le=1, description="negative share must exceed the baseline by at least this")
     ] = 0.3
-    spike_cooldown: Annotated[str, Field(description="quiet time after a resolve before a new fire")] = "15m"
+    spike_cooldown: Annotated[
+        str, Field(description="a re-fire this soon after a resolve re-opens the same alert")
+    ] = "15m"
+    spike_long_window: Annotated[
+        str, Field(description="a second, longer entry window for slower bursts")
+    ] = "20m"
+    spike_sequential_llr: Annotated[
+        float,
+        Field(
+            ge=0,
+            description="evidence (log-likelihood ratio) at which the sequential (CUSUM) test fires, "
+            "on a topic of up to 20 items an hour; busier topics need log(rate/20) more (0 = the test off)",
+        ),
+    ] = 7.0
+    spike_resolve_window: Annotated[
+        str, Field(description="window that must be back near the frozen baseline for a spike to resolve")
+    ] = "10m"
+    spike_max_alert: Annotated[
+        str, Field(description="continuous alert after which the topic is re-baselined (a new normal)")
+    ] = "6h"
+    story_similarity: Annotated[
+        float,
+        Field(
+            ge=0,
+            le=1,
+            description="one story counts once: an item this similar (words and word pairs) to one its topic "
+            "has counted within the story horizon is a copy (0 = off, the default; 0.8 suggested; 1 = exact "
+            "copies only)",
+        ),
+    ] = 0.0
+    story_horizon: Annotated[str, Field(description="how long a story is remembered to tell copies")] = "6h"
     event_detector: Annotated[
         bool,
         Field(
@@ -392,6 +428,10 @@ class Settings(BaseSettings):
         "spike_window",
         "spike_baseline_window",
         "spike_cooldown",
+        "spike_long_window",
+        "spike_resolve_window",
+        "spike_max_alert",
+        "story_horizon",
         "webhook_max_age",
         "webhook_backoff_max",
         "retrain_misfire_grace",
@@ -438,13 +478,26 @@ class Settings(BaseSettings):
             z_resolve=self.spike_z_resolve,
             min_delta=self.spike_min_delta,
             cooldown_s=parse_window(self.spike_cooldown),
+            long_window_s=parse_window(self.spike_long_window),
+            scan_window_s=3600 if self.spike_sequential_llr > 0 else 0,
+            scan_llr=self.spike_sequential_llr or 1.0,  # unused when off
+            resolve_window_s=parse_window(self.spike_resolve_window),
+            max_alert_s=parse_window(self.spike_max_alert),
         )
+
+    def novelty_config(self):  # -> NoveltyConfig | None
+        """How copies of one story are told apart, or None when every item counts."""
+        from finsent.aggregate.stories import NoveltyConfig
+
+        if self.story_similarity <= 0:
+            return None
+        return NoveltyConfig(similarity=self.story_similarity, horizon_s=parse_window(self.story_horizon))
 
     def event_detector_config(self):  # -> DetectorConfig | None
         """The per-(topic, event type) detector's settings, or None when it is off."""
         if not self.event_detector:
             return None
-        return self.detector_config().model_copy(update={"min_volume": self.event_detector_min_volume})
+        return self.detector_config().with_volume_floor(self.event_detector_min_volume)
 
     def kafka_connection(self):  # -> KafkaConnection (imported lazily: settings stays light)
         """The Kafka address with its security settings, for every client FinSent creates."""
@@ -590,6 +643,12 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "spike_z_resolve",
         "spike_min_delta",
         "spike_cooldown",
+        "spike_long_window",
+        "spike_sequential_llr",
+        "spike_resolve_window",
+        "spike_max_alert",
+        "story_similarity",
+        "story_horizon",
         "event_detector",
         "event_detector_min_volume",
     ),

@@ -76,23 +76,20 @@ def quiet_topic_with_a_legal_spike() -> list[TopicScore]:
 def test_the_per_topic_event_type_detector_is_off_by_default_and_fires_when_on():
     events = quiet_topic_with_a_legal_spike()
     assert Aggregator(WINDOWS, DetectorConfig()).apply(events) == []
-    pair = DetectorConfig(min_volume=8)
+    pair = DetectorConfig().with_volume_floor(8)
     alerts = Aggregator(WINDOWS, DetectorConfig(), event_detector=pair).apply(events)
     firing = [a for a in alerts if a.status == "firing"]
     assert [(a.topic, a.event_type) for a in firing] == [("BA", LEGAL)]
     assert firing[0].started_at >= T0 + timedelta(minutes=100)
     assert firing[0].negative_event_types[0].event_type == LEGAL
-    # Its own volume floor: above the 40 legal items its longest entry window (20 minutes) can
-    # hold, it never fires.
-    assert (
-        Aggregator(WINDOWS, DetectorConfig(), event_detector=DetectorConfig(min_volume=41)).apply(events)
-        == []
-    )
+    # Its own volume floor, for every entry test: above the 40 legal items of the spike, it never fires.
+    floor = DetectorConfig().with_volume_floor(41)
+    assert Aggregator(WINDOWS, DetectorConfig(), event_detector=floor).apply(events) == []
 
 
 def test_the_per_pair_detector_counts_each_item_once_on_replay():
     events = quiet_topic_with_a_legal_spike()
-    a = Aggregator(WINDOWS, DetectorConfig(), event_detector=DetectorConfig(min_volume=8))
+    a = Aggregator(WINDOWS, DetectorConfig(), event_detector=DetectorConfig().with_volume_floor(8))
     first = a.apply(events)
     assert a.apply(events) == [] and first
     assert a.by_event is not None and a.by_event.duplicates == len(events)

@@ -73,18 +73,21 @@ def crisis_feed(seed: int, recall: float = 1.0) -> list:
 
 
 def test_a_90_minute_crisis_stays_alerted_and_resolves_soon_after_it_ends():
-    for seed in range(3):
+    covered = []
+    for seed in range(6):
         alerts = lifecycle(crisis_feed(seed))
         first = min(minute(a) for a in alerts if a.status == "firing")
-        # Alerted within 10 minutes of the onset, and from then on until it ends (the issue's 95%
-        # of the whole duration is not reached yet: the entry test takes 4-9 minutes here).
-        assert first <= 250 and alerted_minutes(alerts, first, 330) >= 0.99 * (330 - first), seed
-        assert alerted_minutes(alerts, 240, 330) >= 0.88 * 90, seed
+        # Alerted within 5 minutes of the onset, and from then on until it ends.
+        assert first <= 245 and alerted_minutes(alerts, first, 330) >= 0.99 * (330 - first), seed
+        covered.append(alerted_minutes(alerts, 240, 330) / 90)
         resolved = [minute(a) for a in alerts if a.status == "resolved"]
         assert resolved and 330 <= resolved[-1] <= 340, (seed, resolved)
         # One alert for the whole crisis (re-opened, if at all, under the same id).
         assert len({a.alert_id for a in alerts}) == 1
         assert all(a.baseline < 0.3 for a in alerts)  # judged against the frozen, clean baseline
+    # 95% of the crisis alerted on average over the seeds; none under 94% (the entry takes 4-5
+    # minutes of a crisis at 3 items a minute).
+    assert sum(covered) / len(covered) >= 0.95 and min(covered) >= 0.94, covered
 
 
 def test_the_old_detector_let_the_same_crisis_go_green():
@@ -101,27 +104,48 @@ def test_a_crisis_read_by_an_imperfect_model_fires_and_stays_alerted_once_fired(
 
 
 def test_short_bursts_of_several_sizes_fire_within_three_minutes():
+    delays = []
     for items, minutes in ((15, 5), (20, 5), (40, 10)):
         for seed in range(3):
             rng = random.Random(seed)
             feed = background(rng, range(0, 300), negative=0.15) + episode(rng, "b", 200, minutes, items, 1.0)
             firing = [minute(a) for a in lifecycle(feed) if a.status == "firing"]
-            # Within 4 minutes of the start (the issue asks 3; one seed in nine takes the 4th).
             assert firing and 200 <= firing[0] <= 204, (items, minutes, seed, firing)
+            delays.append(firing[0] - 200)
+    # Within 3 minutes but for two bursts in nine (15 items placed at random over 5 minutes, whose
+    # first three minutes hold only 6-7 of them, on a topic of 60 items an hour), at 4.
+    assert sum(d <= 3 for d in delays) >= 7, delays
 
 
 def test_a_slow_burst_seen_through_an_imperfect_model_still_fires():
     """30 negatives over 15 minutes, each read as negative with probability 0.7: the 5-minute z
-    stays near 4; the 20-minute window fires."""
+    stays near 4; the sequential test (and the 20-minute window) fire."""
     caught = 0
-    for seed in range(5):
+    for seed in range(8):
         rng = random.Random(seed)
         feed = background(rng, range(0, 300)) + episode(rng, "slow", 200, 15, 30, 1.0, recall=0.7)
         firing = [minute(a) for a in lifecycle(feed) if a.status == "firing"]
-        caught += bool(firing and 200 <= firing[0] <= 225)
-    # The 20-minute window catches most (the issue's what-if CUSUM caught 7-8 of 8 such bursts; the
-    # two-window test is measured against it in bench.alerts).
-    assert caught >= 3
+        caught += bool(firing and 200 <= firing[0] <= 215)
+    assert caught >= 7
+
+
+def test_the_sequential_test_catches_what_the_windows_alone_miss():
+    """The same imperfectly read slow bursts, with and without the sequential test: it fires on
+    more of them, and earlier."""
+
+    def first_fires(cfg: DetectorConfig) -> list[float | None]:
+        out = []
+        for seed in range(8):
+            rng = random.Random(seed)
+            feed = background(rng, range(0, 300)) + episode(rng, "slow", 200, 15, 30, 1.0, recall=0.7)
+            firing = [minute(a) for a in lifecycle(feed, cfg) if a.status == "firing" and minute(a) >= 200]
+            out.append(firing[0] if firing else None)
+        return out
+
+    with_scan, windows_only = first_fires(DetectorConfig()), first_fires(DetectorConfig(scan_window_s=0))
+    assert sum(f is not None for f in with_scan) > sum(f is not None for f in windows_only)
+    both = [(a, b) for a, b in zip(with_scan, windows_only, strict=True) if a is not None and b is not None]
+    assert both and all(a <= b for a, b in both), (with_scan, windows_only)
 
 
 def test_volume_bursts_of_positive_or_neutral_news_do_not_fire():

@@ -39,7 +39,9 @@ from finsent.aggregate.detector import (
     Transition,
     assess_against,
     baseline_share,
+    scan,
 )
+from finsent.aggregate.stories import NoveltyConfig
 from finsent.aggregate.topic_metrics import TopicMetrics
 from finsent.aggregate.windows import BUCKET_S, TopicWindows, bucket_of
 from finsent.contracts.alert import AlertEvent, EventTypeCount, Evidence
@@ -90,6 +92,10 @@ class TopicState:
     settled: SpikeState = field(default_factory=SpikeState)
     settled_at_s: float = -math.inf
     redo_from_s: float | None = None  # the earliest minute late data changed, not yet re-assessed
+    # One story counts once: story key -> event time of the copy counted, and copies not counted.
+    stories: dict[str, float] = field(default_factory=dict)
+    copies: Counter[str] = field(default_factory=Counter)
+    story_of: dict[str, str] = field(default_factory=dict)  # evidence item id -> story key
 
 
 class Aggregator:
@@ -102,6 +108,7 @@ class Aggregator:
         max_topics: int = 10_000,
         max_seen: int = 2_000_000,
         event_detector: DetectorConfig | None = None,
+        novelty: NoveltyConfig | None = None,
     ) -> None:
         self.windows = windows
         self.detector = detector
@@ -119,11 +126,16 @@ class Aggregator:
         self.clock_s: float = 0.0  # the minute boundary assessed last
         self.duplicates = 0
         self.late = 0
+        self.copies = 0  # items that were copies of a story already counted for their topic
+        self.novelty = novelty
+        self.stories = novelty.index() if novelty is not None else None
         self.reassessed = 0  # topic re-assessments caused by late data
         # The per-(topic, event type) detector, when configured: same windows and bounds, keyed by pair.
         self.by_event: Aggregator | None = None
         if event_detector is not None:
-            self.by_event = Aggregator(windows, event_detector, max_topics=max_topics, max_seen=max_seen)
+            self.by_event = Aggregator(
+                windows, event_detector, max_topics=max_topics, max_seen=max_seen, novelty=novelty
+            )
 
     # -- ingest ------------------------------------------------------------------------------------
     def apply(
@@ -173,15 +185,19 @@ class Aggregator:
         if state is None:
             state = self.topics[ev.topic] = TopicState(TopicWindows(self.horizon_s))
         self.topics.move_to_end(ev.topic)
+        story = self._story(ev, at, state)
+        if story is None:
+            return  # a copy of a story this topic has counted: it adds nothing to volume or share
         event_type = bounded_event_type(ev.event_type)
         state.windows.add(at, ev.label.value, ev.score, event_type)
         state.last_update_s = max(state.last_update_s, at)
         if ev.score < 0:
             worst = state.evidence.setdefault(bucket_of(at), [])
             worst.append(ev)
+            state.story_of[ev.id] = story
             if len(worst) > EVIDENCE_SHOW:
                 worst.sort(key=lambda e: e.score)
-                worst.pop()
+                state.story_of.pop(worst.pop().id, None)
         self.watermark_s = max(self.watermark_s, at)
         if self.clock_s and bucket_of(at) <= self.clock_s:
             # A minute already assessed: decide this topic's minutes again from there.
@@ -190,6 +206,21 @@ class Aggregator:
                 state.redo_from_s = first if state.redo_from_s is None else min(state.redo_from_s, first)
         if self.metrics:
             self.metrics.count(ev.topic, ev.label.value)
+
+    def _story(self, ev: TopicScore, at: float, state: TopicState) -> str | None:
+        """The story key of an item for its topic, or None for a copy of one it has counted (the
+        first copy to arrive counts)."""
+        if self.stories is None or not ev.snippet:
+            return ev.id
+        story = self.stories.story_of(ev.snippet, at)
+        if story in state.stories:
+            state.copies[story] += 1
+            self.copies += 1
+            if self.metrics:
+                self.metrics.copies.inc()
+            return None
+        state.stories[story] = at
+        return story
 
     def advance(self, to_s: float) -> list[AlertEvent]:
         """Re-assess topics that got late data, then assess, at each minute boundary up to `to_s`,
@@ -224,8 +255,12 @@ class Aggregator:
         cfg = self.detector
         return cfg.short_window_s if cfg.legacy else max(cfg.short_window_s, cfg.long_window_s)
 
+    def _scan_window_s(self) -> int:
+        return 0 if self.detector.legacy else self.detector.scan_window_s
+
     def _due(self, state: TopicState, boundary: float) -> bool:
-        recent = state.last_update_s > boundary - self._entry_window_s() - BUCKET_S
+        reach = max(self._entry_window_s(), self._scan_window_s())
+        recent = state.last_update_s > boundary - reach - BUCKET_S
         return recent or state.spike.active is not Severity.NONE
 
     def _redo(self, topic: str, state: TopicState, assessed: dict[str, float]) -> list[AlertEvent]:
@@ -262,7 +297,13 @@ class Aggregator:
             state.spike.forget_before(cutoff)
             state.settled.forget_before(cutoff)
             for minute in [m for m in state.evidence if m < cutoff - BUCKET_S]:
-                del state.evidence[minute]
+                for e in state.evidence.pop(minute):
+                    state.story_of.pop(e.id, None)
+            if self.novelty is not None:
+                story_cutoff = self.watermark_s - self.novelty.horizon_s
+                for story in [k for k, at in state.stories.items() if at < story_cutoff]:
+                    del state.stories[story]
+                    state.copies.pop(story, None)
 
     # -- detection ---------------------------------------------------------------------------------
     def baseline(self, state: TopicState, now_s: float) -> Baseline:
@@ -274,10 +315,14 @@ class Aggregator:
         exclude = () if cfg.legacy else state.spike.excluded
         # The baseline ends where the longest entry window begins: a burst's first minutes, still
         # below the bar, must not raise the baseline it is about to be judged against.
-        base = state.windows.window(
-            now_s, cfg.baseline_window_s, end_offset_s=self._entry_window_s(), exclude=exclude
-        )
-        return baseline_share(cfg, base.negative, base.total)
+        offset = self._entry_window_s()
+        base = state.windows.window(now_s, cfg.baseline_window_s, end_offset_s=offset, exclude=exclude)
+        # How much history that is (a young topic's is short): the sequential test's bar depends on
+        # the topic's rate of items.
+        first = state.windows.first_s()
+        span = cfg.baseline_window_s if first is None else now_s - offset - first
+        span = min(max(span, BUCKET_S), cfg.baseline_window_s)
+        return baseline_share(cfg, base.negative, base.total, state.spike.prior_share, span)
 
     def assessment(self, topic: str, now_s: float | None = None) -> Assessment:
         """The short window against the topic's baseline (frozen while a spike lasts)."""
@@ -293,12 +338,17 @@ class Aggregator:
         # recovered must not fire the topic again through the longer window still holding the spike.
         since = state.spike.resolved_at_s if not cfg.legacy else -math.inf
         counts = [w.window(now_s, int(min(length, max(0.0, now_s - since)))) for length in windows]
-        if not state.spike.can_fire(cfg, max(c.total for c in counts), now_s):
+        idle = state.spike.active is Severity.NONE
+        minutes = w.minutes(now_s, int(min(self._scan_window_s(), max(0.0, now_s - since)))) if idle else []
+        volume = max(max(c.total for c in counts), sum(m[2] for m in minutes))
+        if not state.spike.can_fire(cfg, volume, now_s):
             return []  # nothing could change: the baseline is not worth computing
         p0 = self.baseline(state, now_s)
         entry = [
             assess_against(cfg, c.negative, c.total, p0, n) for c, n in zip(counts, windows, strict=True)
         ]
+        if minutes:  # the sequential test only decides firing: an active spike resolves on its own rule
+            entry.append(scan(cfg, minutes, p0, now_s))
         resolve = None
         if state.spike.active is not Severity.NONE and not cfg.legacy:
             r = w.window(now_s, cfg.resolve_window_s)
@@ -345,6 +395,8 @@ class Aggregator:
             started_at=started,
             duration_s=max(0, int(now_s - t.started_at_s)),
             reason=t.reason if t.kind == "resolved" else None,
+            trigger=None if t.kind == "resolved" else "window" if a.llr is None else "sequential",
+            evidence_llr=None if a.llr is None or t.kind == "resolved" else round(a.llr, 2),
             event_time=datetime.fromtimestamp(now_s, UTC),
             generated_at=datetime.now(UTC),
             model=ModelRef(name=newest.model_name, version=newest.model_version) if newest else None,
@@ -357,6 +409,7 @@ class Aggregator:
                     published_at=e.published_at,
                     snippet=e.snippet,
                     event_type=e.event_type,
+                    copies=1 + state.copies.get(state.story_of.get(e.id, e.id), 0),
                 )
                 for e in worst
             ],

@@ -7,11 +7,21 @@ by chance) does not make an ordinary window look extreme. The baseline is the to
 over the baseline window before the short window, shrunk towards a prior (`prior_share`, worth
 `prior_weight` items, counted in `m`) so that a quiet topic does not get a baseline of 0 or 1.
 
-Firing (fast entry). A spike fires when either the short window (5 minutes) or the long window (20
-minutes) has n >= min_volume, z >= z_fire and s >= p0 + min_delta. The short window catches a sharp
-burst within a few minutes; the long one a slower burst (30 items over 20 minutes) or one read by an
-imperfect model, whose 5-minute z never reaches the bar. Both tests are stateless, so late data
-and replays re-assess exactly (aggregator.py).
+Firing: two fast window tests and a sequential one. A spike fires when either the short window (5
+minutes) or the long window (20 minutes) has n >= min_volume, z >= z_fire and s >= p0 + min_delta;
+or when the sequential evidence (a Bernoulli CUSUM, below) reaches `scan_llr`. The short window
+catches a sharp burst within a few minutes; the long one a slower burst (30 items over 20 minutes).
+The sequential test accumulates evidence item by item against the hypothesis p1 = p0 + scan_shift:
+each negative item adds log(p1/p0), every other one log((1-p1)/(1-p0)) (negative), and it fires
+when the sum over the stretch of recent minutes that maximises it reaches `scan_llr` (with at least
+`scan_min_volume` items and a share >= p0 + long_min_delta). That is the CUSUM statistic, computed
+afresh at every minute over the last `scan_window_s` of one-minute buckets (the max over start
+minutes of the sum since then): it needs no running state, so late data and replays re-assess it
+exactly, like the window tests (aggregator.py). It is what catches a burst or a crisis read by an
+imperfect model (a 15-minute burst whose 5-minute z stays near 4), and it fires on a sharp burst of
+negatives after about seven of them. `scan_llr` (7) was chosen on the alert benchmark's tuning half
+(bench/results/alerts-tune.json: the lowest value with no false alert there); docs/aggregation-and-
+alerts.md gives its simulated false-alert rates.
 
 A clean baseline. From `baseline_margin_s` before a spike's onset until it resolves, the topic's
 minutes never enter its baseline, and while the spike lasts it is judged against the baseline
@@ -25,8 +35,9 @@ alert (same id and start) instead of starting a new one: cooldown merges notific
 keeps a real spike from being reported.
 
 A cap. A new normal must not stay alerted forever: after `max_alert_s` (6 hours) of continuous
-alert the spike resolves with reason "rebaselined", and its minutes enter the baseline again, so the
-topic's baseline becomes its new level.
+alert the spike resolves with reason "rebaselined", and the topic's baseline starts afresh: every
+minute before the cap leaves it, and its prior becomes the level the spike had at the cap (the
+longest entry window's share), so the topic is judged against its new normal from then on.
 
 Severity: critical when z >= z_critical or s >= critical_share on the window that fired.
 
@@ -38,7 +49,8 @@ benchmark can measure both in one run.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal
 
@@ -54,6 +66,8 @@ __all__ = [
     "assess",
     "assess_against",
     "baseline_share",
+    "scan",
+    "scan_bar",
     "severity",
 ]
 
@@ -74,6 +88,19 @@ class DetectorConfig(BaseModel):
     long_min_delta: float = Field(
         0.2, description="the same for the long window: more items, so a smaller rise is already significant"
     )
+    scan_window_s: int = Field(
+        3600, ge=0, description="the longest stretch the sequential (CUSUM) test sums evidence over (0: off)"
+    )
+    scan_shift: float = Field(
+        0.3, gt=0, lt=1, description="the rise over the baseline share the sequential test is tuned to"
+    )
+    scan_llr: float = Field(7.0, gt=0, description="log-likelihood ratio at which the sequential test fires")
+    scan_min_volume: int = Field(6, ge=1, description="fewest items in the sequential test's stretch to fire")
+    scan_reference_rate: float = Field(
+        20.0,
+        gt=0,
+        description="items an hour at which scan_llr applies; a busier topic needs log(rate/this) more",
+    )
     critical_share: float = Field(0.8, description="negative share for severity critical")
     prior_share: float = Field(0.2, ge=0.01, le=0.99, description="baseline negative share with no history")
     prior_weight: float = Field(50.0, ge=0, description="how many items the prior is worth")
@@ -86,6 +113,11 @@ class DetectorConfig(BaseModel):
         21600, ge=0, description="continuous alert after which the topic is re-baselined (0: never)"
     )
     legacy: bool = Field(False, description="the detector before the clean baseline (benchmarks only)")
+
+    def with_volume_floor(self, items: int) -> DetectorConfig:
+        """The same detector firing on no fewer than `items` items, by any test (the per-(topic,
+        event type) detector's own floor)."""
+        return self.model_copy(update={"min_volume": items, "scan_min_volume": items})
 
 
 class Severity(StrEnum):
@@ -101,6 +133,8 @@ class Assessment:
     baseline: float
     z: float
     window_s: int = 0
+    llr: float | None = None  # the sequential test's evidence (None: a window test)
+    llr_bar: float = 0.0  # and the evidence it needs to fire (scan_bar)
 
 
 @dataclass(frozen=True)
@@ -127,6 +161,7 @@ class SpikeState:
     resolved_reason: str | None = None
     quiet_until_s: float = -math.inf  # legacy cooldown
     excluded: list[tuple[float, float]] = field(default_factory=list)  # [from, to) event-time spans
+    prior_share: float | None = None  # the level a re-baselined topic restarts from (else the config's)
     last: Assessment | None = None
 
     def copy(self) -> SpikeState:
@@ -139,7 +174,8 @@ class SpikeState:
         transition (saves computing the baseline at every minute of a quiet topic)."""
         if self.active is not Severity.NONE:
             return True
-        return volume >= cfg.min_volume and (not cfg.legacy or now_s >= self.quiet_until_s)
+        floor = min(cfg.min_volume, cfg.scan_min_volume) if cfg.scan_window_s else cfg.min_volume
+        return volume >= floor and (not cfg.legacy or now_s >= self.quiet_until_s)
 
     def forget_before(self, cutoff_s: float) -> None:
         """Drop excluded spans that ended before `cutoff_s` (outside every window): bounded memory."""
@@ -170,12 +206,19 @@ class SpikeState:
                 self.excluded.append((now_s - cfg.baseline_margin_s - cfg.short_window_s, math.inf))
         return Transition("firing", self.active, a, self.started_at_s)
 
-    def resolve(self, cfg: DetectorConfig, a: Assessment, now_s: float, reason: str) -> Transition:
+    def resolve(
+        self, cfg: DetectorConfig, a: Assessment, now_s: float, reason: str, level: float | None = None
+    ) -> Transition:
         started = self.started_at_s if self.started_at_s is not None else now_s
         sev = self.active
         if self.excluded and self.excluded[-1][1] == math.inf:
-            if reason == "rebaselined":  # the new normal becomes the baseline
+            if reason == "rebaselined":
+                # The new normal becomes the baseline: it starts afresh at the cap, from the level
+                # the spike had then (the topic's prior from now on), and every minute before the
+                # cap leaves it (a drift's early part would keep it below the new level for hours).
                 self.excluded.pop()
+                self.excluded.append((-math.inf, now_s))
+                self.prior_share = level
             else:
                 self.excluded[-1] = (self.excluded[-1][0], now_s)
         self.resolved_at_s, self.resolved_started_at_s = now_s, started
@@ -200,16 +243,7 @@ class SpikeState:
             if cfg.legacy and now_s < self.quiet_until_s:
                 return None
             for a in entry:
-                delta = (
-                    cfg.long_min_delta
-                    if a.window_s == cfg.long_window_s != cfg.short_window_s
-                    else cfg.min_delta
-                )
-                if (
-                    a.volume >= cfg.min_volume
-                    and a.z >= cfg.z_fire
-                    and a.negative_share >= a.baseline + delta
-                ):
+                if _fires(cfg, a):
                     return self.fire(cfg, a, now_s, base or Baseline(a.baseline, 0.0))
             return None
         short = entry[0]
@@ -222,7 +256,8 @@ class SpikeState:
                 and self.started_at_s is not None
                 and now_s - self.started_at_s >= cfg.max_alert_s
             ):
-                return self.resolve(cfg, resolve or short, now_s, "rebaselined")
+                level = max(entry, key=lambda e: e.volume).negative_share
+                return self.resolve(cfg, resolve or short, now_s, "rebaselined", level)
             if resolve is not None and _recovered(cfg, resolve):
                 return self.resolve(cfg, resolve, now_s, "recovered")
         strongest = max(entry, key=lambda a: a.z)
@@ -230,6 +265,19 @@ class SpikeState:
             self.active = Severity.CRITICAL
             return Transition("firing", Severity.CRITICAL, strongest, self.started_at_s or now_s)
         return None
+
+
+def _fires(cfg: DetectorConfig, a: Assessment) -> bool:
+    """Whether one entry test fires: the sequential test on its evidence, a window test on its z;
+    both only on enough items and a share clearly above the baseline."""
+    if a.llr is not None:
+        return (
+            a.volume >= cfg.scan_min_volume
+            and a.llr >= a.llr_bar
+            and a.negative_share >= a.baseline + cfg.long_min_delta
+        )
+    delta = cfg.long_min_delta if a.window_s == cfg.long_window_s != cfg.short_window_s else cfg.min_delta
+    return a.volume >= cfg.min_volume and a.z >= cfg.z_fire and a.negative_share >= a.baseline + delta
 
 
 def _recovered(cfg: DetectorConfig, a: Assessment) -> bool:
@@ -253,12 +301,17 @@ class Baseline:
 
     share: float
     items: float
+    span_s: float = 0.0  # the seconds of history it was read from (0: unknown, the whole window)
 
 
-def baseline_share(cfg: DetectorConfig, base_negative: int, base_total: int) -> Baseline:
-    """The baseline negative share: the history shrunk towards the prior, kept off 0 and 1."""
-    p0 = (base_negative + cfg.prior_share * cfg.prior_weight) / (base_total + cfg.prior_weight)
-    return Baseline(min(max(p0, 0.01), 0.99), base_total + cfg.prior_weight)
+def baseline_share(
+    cfg: DetectorConfig, base_negative: int, base_total: int, prior: float | None = None, span_s: float = 0.0
+) -> Baseline:
+    """The baseline negative share: the history shrunk towards the prior (the config's, or a
+    re-baselined topic's own), kept off 0 and 1."""
+    prior = cfg.prior_share if prior is None else prior
+    p0 = (base_negative + prior * cfg.prior_weight) / (base_total + cfg.prior_weight)
+    return Baseline(min(max(p0, 0.01), 0.99), base_total + cfg.prior_weight, span_s)
 
 
 def assess_against(
@@ -272,6 +325,40 @@ def assess_against(
     spread = 1 / total + (1 / base.items if base.items and not cfg.legacy else 0.0)
     z = (s - p0) / math.sqrt(p0 * (1 - p0) * spread)
     return Assessment(total, s, p0, z, window_s or cfg.short_window_s)
+
+
+def scan(
+    cfg: DetectorConfig, minutes: Sequence[tuple[int, int, int]], base: Baseline, now_s: float
+) -> Assessment:
+    """The sequential test at `now_s`: of the stretches of `minutes` (bucket start, negative, total;
+    oldest first, all before now_s) that end now, the one with the most evidence for a negative share
+    of p0 + scan_shift over p0, as an Assessment (its volume, share, two-proportion z, length, and
+    log-likelihood ratio)."""
+    p0 = base.share
+    p1 = min(0.99, p0 + cfg.scan_shift)
+    up, down = math.log(p1 / p0), math.log((1 - p1) / (1 - p0))
+    evidence, best, since = 0.0, 0.0, now_s
+    negative = total = best_negative = best_total = 0
+    for start, neg, tot in reversed(minutes):
+        evidence += neg * up + (tot - neg) * down
+        negative, total = negative + neg, total + tot
+        if evidence > best:
+            best, best_negative, best_total, since = evidence, negative, total, start
+    if not best_total:  # no evidence at all: no stretch
+        return Assessment(0, 0.0, p0, 0.0, 0, llr=0.0, llr_bar=scan_bar(cfg, base))
+    a = assess_against(cfg, best_negative, best_total, base, int(now_s - since))
+    return replace(a, llr=best, llr_bar=scan_bar(cfg, base))
+
+
+def scan_bar(cfg: DetectorConfig, base: Baseline) -> float:
+    """The evidence the sequential test needs on a topic: `scan_llr`, plus log(rate / reference
+    rate) on a topic busier than the reference. A CUSUM's false alarms come every so many *items*
+    (their spacing grows like e^bar), so without this a topic with 9 times the items would have 9
+    times the false alerts a day; with it, every topic has about those of one at the reference rate."""
+    history = max(0.0, base.items - cfg.prior_weight)
+    span = base.span_s or cfg.baseline_window_s
+    rate = history * 3600 / span if span else 0.0
+    return cfg.scan_llr + max(0.0, math.log(rate / cfg.scan_reference_rate)) if rate > 0 else cfg.scan_llr
 
 
 def assess(

@@ -87,6 +87,11 @@ class TopicMetrics:
             "Items ignored because they were already counted (replays).",
             registry=r,
         )
+        self.copies = Counter(
+            "finsent_aggregate_story_copies_total",
+            "Items that were copies of a story their topic had counted (counted once).",
+            registry=r,
+        )
         self.late = Counter(
             "finsent_aggregate_late_total", "Items older than the longest window, ignored.", registry=r
         )

@@ -126,3 +126,14 @@ class TopicWindows:
                 continue
             out.add(self._buckets[key], events=events)
         return out
+
+    def minutes(self, now_s: float, length_s: int) -> list[tuple[int, int, int]]:
+        """(bucket start, negative, total) of each non-empty bucket in [now - length, now), oldest
+        first: the same buckets `window` would sum, for a test that needs them one by one."""
+        first = bisect.bisect_right(self._keys, now_s - length_s - BUCKET_S)
+        last = bisect.bisect_left(self._keys, now_s)
+        return [(key, (c := self._buckets[key]).negative, c.total) for key in self._keys[first:last]]
+
+    def first_s(self) -> int | None:
+        """The start of the oldest bucket held (None: nothing yet)."""
+        return self._keys[0] if self._keys else None

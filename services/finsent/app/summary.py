@@ -58,8 +58,7 @@ class Summary:
             topic = f"{a.topic} / {a.event_type}" if a.event_type else a.topic
             lines.append(
                 f"  {a.event_time:%Y-%m-%d %H:%M} {a.status.upper():<8} {a.severity:<8} {topic:<22} "
-                f"negative {a.negative_share:.0%} vs baseline {a.baseline:.0%} (z={a.zscore:.1f}, "
-                f"n={a.volume})"
+                f"negative {a.negative_share:.0%} vs baseline {a.baseline:.0%} ({_test(a)}, n={a.volume})"
             )
             if a.status != "firing":
                 continue
@@ -70,3 +69,11 @@ class Summary:
                 kind = f"  [{e.event_type}]" if e.event_type else ""
                 lines.append(f"      {e.score:+.2f}  {e.snippet}{kind}")
         return "\n".join(lines)
+
+
+def _test(a: AlertEvent) -> str:
+    """What the alert was decided on: the sequential evidence over its stretch, or a window's z."""
+    minutes = f"{a.window_s // 60} min"
+    if a.evidence_llr is not None:
+        return f"sequential evidence {a.evidence_llr:.1f} over {minutes}"
+    return f"z={a.zscore:.1f} over {minutes}"

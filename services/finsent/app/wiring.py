@@ -124,8 +124,14 @@ def aggregator_factory(
     alert-quality benchmark compares detectors on one feed)."""
     windows, detector = settings.window_map(), detector or settings.detector_config()
     by_event = settings.event_detector_config()
+    novelty = settings.novelty_config()
     return lambda: Aggregator(
-        windows, detector, metrics=metrics, max_topics=settings.max_topics, event_detector=by_event
+        windows,
+        detector,
+        metrics=metrics,
+        max_topics=settings.max_topics,
+        event_detector=by_event,
+        novelty=novelty,
     )
 
 

@@ -20,6 +20,11 @@ class Evidence(BaseModel):
     published_at: datetime
     snippet: str | None = None
     event_type: str | None = Field(default=None, description="what the item is about (event-type head)")
+    copies: int = Field(
+        default=1,
+        ge=1,
+        description="copies of this story the topic has seen (counted once in volume and share)",
+    )
 
 
 class EventTypeCount(BaseModel):
@@ -39,7 +44,7 @@ class AlertEvent(BaseModel):
     status: Literal["firing", "resolved"]
     topic: str
     severity: Literal["warning", "critical"]
-    negative_share: float = Field(description="negative share in the short window")
+    negative_share: float = Field(description="negative share in the window assessed (window_s)")
     baseline: float = Field(
         description="the baseline negative share the spike is judged against: frozen at its onset, "
         "from minutes outside any spike"
@@ -47,7 +52,16 @@ class AlertEvent(BaseModel):
     zscore: float
     volume: int = Field(description="items in the window assessed")
     window_s: int = Field(
-        description="the window assessed: the entry window that fired, or the resolve window"
+        description="the window assessed: the entry window or the sequential test's stretch that fired, "
+        "or the resolve window"
+    )
+    trigger: Literal["window", "sequential"] | None = Field(
+        default=None,
+        description="firing events: which entry test fired, a window's z-score or the sequential "
+        "(CUSUM) evidence; None on resolved events and from older aggregators",
+    )
+    evidence_llr: float | None = Field(
+        default=None, description="the sequential test's log-likelihood ratio, when it fired"
     )
     started_at: datetime = Field(description="event time the spike began")
     event_time: datetime = Field(description="event time of this assessment (the aggregator's watermark)")
