@@ -9,8 +9,9 @@ horizon, those are copies of one story, and a burst of copies is one piece of ne
 - near: a MinHash of the normalised text's words and word pairs, looked up in an LSH index
   (`datasketch`), and every candidate checked with the exact Jaccard similarity of the two sets
   (LSH only proposes): at least `similarity` (0.8) is a copy. Word pairs keep a paraphrase about
-  another company apart ("Airbus halts deliveries..." against "Boeing halts deliveries...": 0.73),
-  while an outlet's added word or a changed figure stays a copy.
+  another company apart ("Airbus halts deliveries..." against "Boeing halts deliveries...": 0.73)
+  and a changed figure makes a new story (0.79), while an outlet's name, a link or a retweet
+  prefix leaves a copy.
 
 Texts of fewer than four words are matched exactly only (too short to call near). Memory is
 bounded: stories older than the horizon are forgotten, and at most `max_stories` are held (the
