@@ -293,7 +293,8 @@ def replay(feed: Feed, backend: Any, work: Path, detector: Any = None) -> list[A
 
     path = work / f"feed-{feed.seed}.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in feed.records))
-    settings = Settings(sample_feed=path, metrics_port=0, install_model=False)
+    # Story novelty on, as these figures were measured (the setting's default is off for now).
+    settings = Settings(sample_feed=path, metrics_port=0, install_model=False, story_similarity=0.8)
     summary = run_embedded(settings, backend=backend, progress=False, detector=detector)
     return [a for a in summary.alerts if a.event_type is None]
 

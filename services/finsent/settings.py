@@ -281,10 +281,10 @@ class Settings(BaseSettings):
             ge=0,
             le=1,
             description="one story counts once: an item this similar (words and word pairs) to one its "
-            "topic has counted within the story horizon is a copy (0 = off: every item counts; 1 = exact "
-            "copies only)",
+            "topic has counted within the story horizon is a copy (0 = off, the default for now: every "
+            "item counts; 0.8 suggested; 1 = exact copies only)",
         ),
-    ] = 0.8
+    ] = 0.0
     story_horizon: Annotated[str, Field(description="how long a story is remembered to tell copies")] = "6h"
     event_detector: Annotated[
         bool,
