@@ -136,6 +136,9 @@ class Aggregator:
             self.by_event = Aggregator(
                 windows, event_detector, max_topics=max_topics, max_seen=max_seen, novelty=novelty
             )
+            # Which story a text is does not depend on the key it is counted under: one index
+            # serves both (each item's text is hashed, and MinHashed, once).
+            self.by_event.stories = self.stories
 
     # -- ingest ------------------------------------------------------------------------------------
     def apply(

@@ -67,7 +67,6 @@ class NoveltyConfig:
 
 @dataclass
 class _Story:
-    key: str
     at_s: float
     shingles: frozenset[str]
 
@@ -104,7 +103,7 @@ class StoryIndex:
                 if other is not None and _jaccard(grams, other.shingles) >= self.similarity:
                     self._exact[digest] = key  # the next identical copy takes the fast path
                     return key
-        self._stories[digest] = _Story(digest, at_s, grams)
+        self._stories[digest] = _Story(at_s, grams)
         self._exact[digest] = digest
         if minhash is not None:
             self._lsh.insert(digest, minhash)

@@ -115,13 +115,8 @@ class TopicWindows:
         At a minute boundary b the window is the whole minutes before b and nothing of the minute
         starting at b: an assessment at b depends only on items before b, so it is the same however
         the stream was cut into polls (the minute after b may be half-read when b is assessed)."""
-        hi = now_s - end_offset_s
-        lo = hi - length_s
         out = Counts()
-        # Buckets with start > lo - BUCKET_S (they end after lo) and start < hi.
-        first = bisect.bisect_right(self._keys, lo - BUCKET_S)
-        last = bisect.bisect_left(self._keys, hi)
-        for key in self._keys[first:last]:
+        for key in self._keys_overlapping(now_s - end_offset_s, length_s):
             if exclude and any(a <= key < b for a, b in exclude):
                 continue
             out.add(self._buckets[key], events=events)
@@ -130,9 +125,16 @@ class TopicWindows:
     def minutes(self, now_s: float, length_s: int) -> list[tuple[int, int, int]]:
         """(bucket start, negative, total) of each non-empty bucket in [now - length, now), oldest
         first: the same buckets `window` would sum, for a test that needs them one by one."""
-        first = bisect.bisect_right(self._keys, now_s - length_s - BUCKET_S)
-        last = bisect.bisect_left(self._keys, now_s)
-        return [(key, (c := self._buckets[key]).negative, c.total) for key in self._keys[first:last]]
+        return [
+            (key, (c := self._buckets[key]).negative, c.total)
+            for key in self._keys_overlapping(now_s, length_s)
+        ]
+
+    def _keys_overlapping(self, hi: float, length_s: int) -> list[int]:
+        """Keys of the buckets overlapping [hi - length, hi): start > hi - length - BUCKET_S (they
+        end after the window's start) and start < hi."""
+        first = bisect.bisect_right(self._keys, hi - length_s - BUCKET_S)
+        return self._keys[first : bisect.bisect_left(self._keys, hi)]
 
     def first_s(self) -> int | None:
         """The start of the oldest bucket held (None: nothing yet)."""
