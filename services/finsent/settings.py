@@ -223,6 +223,14 @@ class Settings(BaseSettings):
     windows: Annotated[str, Field(description="sliding windows, comma-separated (units s, m, h, d)")] = (
         "5m,1h,24h"
     )
+    aggregate_allowed_lateness: Annotated[
+        str,
+        Field(
+            description="how far out of event-time order a partition's items may arrive and change no "
+            "alert: a minute is assessed once every partition has delivered this far past it (later "
+            "items are late data, re-assessing the minutes they change); 0s = assess at the newest item"
+        ),
+    ] = "60s"
     entities: Annotated[
         Path | None,
         Field(description="entity dictionary JSON (ticker, aliases, sector); default: the bundled starter"),
@@ -281,10 +289,10 @@ class Settings(BaseSettings):
             ge=0,
             le=1,
             description="one story counts once: an item this similar (words and word pairs) to one its "
-            "topic has counted within the story horizon is a copy (0 = off, the default for now: every "
-            "item counts; 0.8 suggested; 1 = exact copies only)",
+            "topic has counted within the story horizon is a copy (0 = off: every item counts; "
+            "1 = exact copies only)",
         ),
-    ] = 0.0
+    ] = 0.8
     story_horizon: Annotated[str, Field(description="how long a story is remembered to tell copies")] = "6h"
     event_detector: Annotated[
         bool,
@@ -442,6 +450,12 @@ class Settings(BaseSettings):
             parse_window(part)
         return value
 
+    @field_validator("aggregate_allowed_lateness")
+    @classmethod
+    def _lateness(cls, value: str) -> str:
+        parse_window(value, allow_zero=True)
+        return value
+
     @field_validator("retrain_interval")
     @classmethod
     def _interval(cls, value: str | None) -> str | None:
@@ -484,6 +498,9 @@ class Settings(BaseSettings):
             resolve_window_s=parse_window(self.spike_resolve_window),
             max_alert_s=parse_window(self.spike_max_alert),
         )
+
+    def allowed_lateness_s(self) -> int:
+        return parse_window(self.aggregate_allowed_lateness, allow_zero=True)
 
     def novelty_config(self):  # -> NoveltyConfig | None
         """How copies of one story are told apart, or None when every item counts."""
@@ -633,6 +650,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "aggregation and spike detection": (
         "aggregate_group_id",
         "windows",
+        "aggregate_allowed_lateness",
         "topic_allow",
         "max_topic_labels",
         "max_topics",

@@ -79,12 +79,14 @@ def aggregator(
 
 
 # -- scenario data ----------------------------------------------------------------------------------
+# Each burst item is its own story (a figure of its own), as a real burst is: the story novelty
+# filter counts copies of one headline once, and five fixed headlines would be five stories.
 NEGATIVE = [
-    "{c} shares plunge after profit warning",
-    "{c} faces mounting safety questions after new defect report",
-    "{c} lowers its sales forecast, citing weak orders",
-    "Investigation launched into {c} over reporting irregularities",
-    "{c} posts unexpected loss in latest quarter",
+    "{c} shares plunge after profit warning on ${n} million charge",
+    "{c} faces mounting safety questions after defect report on {n} aircraft",
+    "{c} lowers its sales forecast by ${n} million, citing weak orders",
+    "Investigation launched into {c} over ${n} million of reporting irregularities",
+    "{c} posts unexpected ${n} million loss in latest quarter",
 ]
 STEADY = {"AAPL": "Apple", "MSFT": "Microsoft", "JPM": "JPMorgan", "XOM": "Exxon Mobil"}
 
@@ -98,7 +100,7 @@ def news_hour(start: datetime, *, spike_from: int = 30, spike_to: int = 50, seed
     out = []
 
     def item(i: str, ticker: str, name: str, template: str, minute: float) -> bytes:
-        text = template.format(c=name, t=ticker, p=rng.randint(2, 30), n=rng.randint(20, 900), m="May")
+        text = template.format(c=name, t=ticker, p=rng.randint(2, 30), n=rng.randint(20, 9000), m="May")
         at = start + timedelta(minutes=minute)
         return json.dumps(
             {"id": i, "text": text, "source": "chaos", "topics": [ticker], "published_at": at.isoformat()}

@@ -76,6 +76,21 @@ def test_parse_window():
     assert parse_window("5m") == 300 and parse_window("24h") == 86400 and parse_window("90s") == 90
     with pytest.raises(ValueError):
         parse_window("5 minutes")
+    with pytest.raises(ValueError):
+        parse_window("0s")  # a window of nothing
+    assert parse_window("0s", allow_zero=True) == 0  # a setting whose zero means off
+
+
+def test_the_allowed_lateness_setting_takes_zero_and_rejects_what_is_not_a_duration():
+    from pydantic import ValidationError
+
+    from finsent.settings import Settings
+
+    assert Settings().allowed_lateness_s() == 60
+    assert Settings(aggregate_allowed_lateness="0s").allowed_lateness_s() == 0
+    for bad in ("-5s", "a minute", ""):
+        with pytest.raises(ValidationError, match="aggregate_allowed_lateness"):
+            Settings(aggregate_allowed_lateness=bad)
 
 
 def agg(**kw) -> Aggregator:

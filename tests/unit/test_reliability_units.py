@@ -222,6 +222,18 @@ def test_a_partition_that_has_not_delivered_holds_the_clock_until_it_goes_idle()
     assert clock.safe_time(now=81.0, clock=700.0) is None  # idle with nothing seen
 
 
+def test_the_clock_stays_the_allowed_lateness_behind_until_every_partition_is_idle():
+    clock = PartitionClock(idle_s=30.0, lateness_s=60.0)
+    clock.assigned(["p0", "p1"], now=0.0)
+    clock.delivered("p0", 1_000.0, now=1.0)
+    clock.delivered("p1", 900.0, now=2.0)
+    assert clock.safe_time(now=2.0, clock=600.0) == 840.0  # items up to 60 s late may still come
+    assert clock.safe_time(now=31.5, clock=600.0) == 840.0  # p0 idle: p1 alone, still less 60 s
+    assert clock.safe_time(now=40.0, clock=600.0) == 1_000.0  # all idle: nothing more is coming
+    with pytest.raises(ValueError, match="lateness_s"):
+        PartitionClock(idle_s=30.0, lateness_s=-1.0)
+
+
 # -- 3. far-future (and far-past) event times -----------------------------------------------------
 def test_event_time_policy_clamps_both_ways_and_keeps_sane_times():
     ref = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)

@@ -54,6 +54,7 @@ class AggregateRunner:
         alerts_topic: str | None = None,
         max_records: int = 2_000,
         idle_s: float = 30.0,
+        lateness_s: float = 0.0,
         max_future_s: float = 300.0,
         timeouts: GroupOptions | None = None,
     ) -> None:
@@ -73,7 +74,7 @@ class AggregateRunner:
         self._pending_assignment: list[Partition] | None = None
         self._rebuild_until: dict[Partition, int] = {}
         self._next_offset: dict[Partition, int] = {}
-        self._clock = PartitionClock(idle_s)
+        self._clock = PartitionClock(idle_s, lateness_s)
         self._sent: set[tuple[str, str, str]] = set()
         self._sent_order: deque[tuple[str, str, str]] = deque()
         self._failures = FailureStreak(log, max_backoff_s=MAX_BACKOFF_S)

@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 BUCKET_S = 60
 
 
-def parse_window(text: str) -> int:
-    """Seconds in a duration such as `5m`, `6h`, `1d` (the windows and other durations of the settings)."""
+def parse_window(text: str, *, allow_zero: bool = False) -> int:
+    """Seconds in a duration such as `5m`, `6h`, `1d` (the windows and other durations of the settings);
+    `0s` only where `allow_zero` (a setting whose zero means off)."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     text = text.strip().lower()
-    if not text or text[-1] not in units or not text[:-1].isdigit() or int(text[:-1]) <= 0:
-        raise ValueError(f"window {text!r}: expected a number and a unit s, m, h or d (e.g. 5m)")
+    least = 0 if allow_zero else 1
+    if not text or text[-1] not in units or not text[:-1].isdigit() or int(text[:-1]) < least:
+        hint = "0s or " if allow_zero else ""
+        raise ValueError(f"window {text!r}: expected a number and a unit s, m, h or d (e.g. {hint}5m)")
     return int(text[:-1]) * units[text[-1]]
 
 

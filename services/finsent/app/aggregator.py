@@ -48,6 +48,7 @@ def run_aggregate(settings: Settings, stop: threading.Event | None = None) -> in
         aggregator_factory(settings, metrics),
         publisher,
         alerts_topic=settings.alerts_topic,
+        lateness_s=settings.allowed_lateness_s(),
         max_future_s=settings.event_time_max_future_s,
         timeouts=settings.group_options(),
     )
