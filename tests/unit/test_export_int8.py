@@ -1,4 +1,5 @@
-"""int8 export recipes: whole-model dynamic int8 first, then MatMuls only with the heads in fp32."""
+"""int8 export recipes: whole-model dynamic int8 first, then MatMuls only with the heads in fp32, then
+static int8 of the weight MatMuls."""
 
 from __future__ import annotations
 
@@ -54,3 +55,38 @@ def test_an_unknown_recipe_is_a_clear_error(fp32_onnx, tmp_path):
 
     with pytest.raises(ExportError, match="unknown int8 recipe"):
         _quantize(fp32_onnx, tmp_path / "x.onnx", "int4")
+
+
+def test_static_int8_quantises_the_weight_matmuls_and_scores_a_text_the_same_in_any_batch(
+    fp32_onnx, tmp_path
+):
+    """Static int8's activation ranges are fixed at calibration, so a text's logits do not move with
+    the texts scored beside it, as dynamic int8's (each batch quantised with its own range) do."""
+    import numpy as np
+
+    from finsent.training.export import _Calibration, _onnx_logits, _quantize, _weight_matmuls
+
+    tokenizer_json = fp32_onnx.parent / "model" / "tokenizer.json"
+    texts = [e.text for e in load([DEMO_TRAIN])[0][:48]]
+    static = tmp_path / "static.onnx"
+    _quantize(fp32_onnx, static, "static-weight-matmuls", _Calibration(tokenizer_json, texts[:16], 32))
+    quantised = _quantised_initialisers(static)
+    assert _weight_matmuls(fp32_onnx) and quantised
+    assert not any("classifier" in n for n in quantised)
+
+    def alone_and_in_a_batch(path: Path) -> float:
+        batch = _onnx_logits(path, tokenizer_json, texts, 32)[0]
+        alone = np.concatenate([_onnx_logits(path, tokenizer_json, [t], 32)[0] for t in texts[:8]])
+        return float(np.abs(batch[:8] - alone).max())
+
+    dynamic = tmp_path / "dynamic.onnx"
+    _quantize(fp32_onnx, dynamic, "dynamic-per-channel")
+    assert alone_and_in_a_batch(static) < 1e-4
+    assert alone_and_in_a_batch(dynamic) > 1e-3  # what the static recipe removes
+
+
+def test_static_int8_without_calibration_texts_is_a_clear_error(fp32_onnx, tmp_path):
+    from finsent.training.export import ExportError, _quantize
+
+    with pytest.raises(ExportError, match="calibration"):
+        _quantize(fp32_onnx, tmp_path / "x.onnx", "static-weight-matmuls")
