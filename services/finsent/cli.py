@@ -270,6 +270,11 @@ def cmd_build_model(args: argparse.Namespace) -> int:
         print(f"finsent build-model: --data-dir {data_dir}: no such folder", file=sys.stderr)
         return 2
     plan = BuildPlan(data_dir, Path(args.out))
+    if args.news_weight is not None:
+        if args.news_weight <= 0:
+            print("finsent build-model: --news-weight must be positive", file=sys.stderr)
+            return 2
+        plan.news_weight = args.news_weight
     plan.teacher = replace(plan.teacher, epochs=args.teacher_epochs, seed=args.seed)
     plan.student = replace(plan.student, epochs=args.student_epochs, seed=args.seed)
     try:
@@ -627,6 +632,12 @@ def build_parser() -> argparse.ArgumentParser:
     build_model.add_argument("--teacher-epochs", type=int, default=2)
     build_model.add_argument("--student-epochs", type=int, default=3)
     build_model.add_argument("--seed", type=int, default=42)
+    build_model.add_argument(
+        "--news-weight",
+        type=float,
+        help="how much a news passage's loss counts against a tweet's, teacher and student "
+        "(default: the shipped recipe's)",
+    )
     build_model.add_argument(
         "--ship",
         action="store_true",
