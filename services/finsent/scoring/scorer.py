@@ -1,4 +1,4 @@
-"""The scoring pipeline: source -> validate -> de-duplicate -> score -> produce -> commit.
+"""The scoring pipeline: source -> validate -> de-duplicate -> score -> postprocess -> produce -> commit.
 
 Delivery is at-least-once: a batch's offsets are committed only after every result (scored item
 or dead letter) was acknowledged by the sink. Anything that fails before the commit is read again.
@@ -14,17 +14,19 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from finsent.contracts.batch import Batch
 from finsent.contracts.event_type import bounded_event_type
-from finsent.contracts.news import LABELS, SNIPPET_CHARS, DeadLetter, NewsItem, Probs, ScoredItem, utcnow
-from finsent.contracts.topic_score import TopicScore, fan_out
+from finsent.contracts.news import DeadLetter, NewsItem, ScoredItem
+from finsent.contracts.topic_score import TopicScore
 from finsent.inference.backend import BackendUnavailable, ScoringBackend
 from finsent.observability.failure_streak import FailureStreak
 from finsent.scoring.dedup import RecentIds
 from finsent.scoring.event_time import EventTimePolicy
 from finsent.scoring.metrics import PipelineMetrics
+from finsent.scoring.postprocess import scored_items, topic_fan_out
+from finsent.scoring.protocols import Sink, Source
 from finsent.scoring.validate import parse_record, record_time
 from finsent.topics.extract import TopicExtractor
 
@@ -36,32 +38,6 @@ MAX_DELIVERY_BACKOFF_S = 10
 
 def _running(future: Future[Any]) -> bool:
     return not future.done()
-
-
-class Source(Protocol):
-    """Where records come from. `next_batch` keeps filling past the linger time while `busy()` (the
-    scorer has not finished the previous batch, so returning early would only wait). `revocations`
-    counts partition revocations, so a batch that straddles one can be recognised."""
-
-    def next_batch(self, stop: threading.Event, busy: Callable[[], bool] | None = None) -> Batch: ...
-    def commit(self, batch: Batch) -> None: ...
-    def rewind(self, batch: Batch) -> None: ...
-    def revocations(self) -> int: ...
-    def lag(self) -> int | None: ...
-    def reachable(self) -> bool: ...
-    def close(self) -> None: ...
-
-
-class Sink(Protocol):
-    def write(
-        self, scored: list[ScoredItem], topic_scores: list[TopicScore], dead: list[DeadLetter]
-    ) -> None: ...
-    def reset(self) -> None:
-        """Drop whatever the sink holds for a failed write and reconnect: after a broker outage
-        a producer can stay stuck expiring old records while the broker is healthy again."""
-        ...
-
-    def close(self) -> None: ...
 
 
 @dataclass
@@ -182,39 +158,14 @@ class ScoringPipeline:
         started = time.perf_counter()
         result = self.backend.score([i.text for i in items])
         self.metrics.inference_seconds.observe(time.perf_counter() - started)
-        now = utcnow()
-        events = result.event_probs
-        for n, (item, p, (event_time, clamped)) in enumerate(
-            zip(items, result.probs, prepared.event_times, strict=True)
-        ):
-            probs = Probs(negative=float(p[0]), neutral=float(p[1]), positive=float(p[2]))
-            event_type, event_prob = None, None
-            if events is not None:
-                k = int(events[n].argmax())
-                event_type, event_prob = result.event_labels[k], float(events[n][k])
-            topics = self.extractor.topics(item.text, item.topics) if self.extractor else item.topics
-            out.scored.append(
-                ScoredItem(
-                    id=item.id,
-                    topics=topics,
-                    source=item.source,
-                    published_at=item.published_at or event_time,
-                    event_time=event_time,
-                    event_time_clamped=clamped,
-                    label=LABELS[int(p.argmax())],
-                    probs=probs,
-                    score=probs.positive - probs.negative,
-                    model=result.model,
-                    scored_at=now,
-                    snippet=item.text[:SNIPPET_CHARS],
-                    text=item.text if self.options.include_text else None,
-                    event_type=event_type,
-                    event_prob=event_prob,
-                )
-            )
-        # The fan-out stage: one record per (item, topic), keyed by topic downstream, so that each
-        # aggregator owns whole topics.
-        out.topic_scores = [ts for s in out.scored for ts in fan_out(s)]
+        out.scored = scored_items(
+            items,
+            result,
+            prepared.event_times,
+            extractor=self.extractor,
+            include_text=self.options.include_text,
+        )
+        out.topic_scores = topic_fan_out(out.scored)
         return out
 
     def _deliver(self, batch: Batch, out: BatchOutcome) -> None:
