@@ -8,16 +8,56 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from finsent.contracts.news import LABELS
+
+__all__ = ["KEEP_REPORTS", "RunReport", "render", "write_report"]
 
 KEEP_REPORTS = 500  # pairs of files; the oldest go first
 
 
-def write_report(folder: Path, report: dict[str, Any]) -> Path:
+class RunReport(BaseModel):
+    """What one run did, filled in as it goes: each stage sets its part, and only what was set is
+    written (a run skipped for lack of labels has no metrics, a rejected one no promoted version).
+    The sections below the top-level facts are the stages' own figures, kept as they made them."""
+
+    run_id: int
+    trigger: str
+    started_at: str
+    model_name: str
+    labels_stored: int
+    new_labels_since_last_run: int
+    damaged_label_lines: int
+    data: dict[str, Any] | None = None  # counts of every input, by source and label
+    serving_version_before: int | None = None
+    training: dict[str, Any] | None = None  # the plan, the warm start, each model's config and metrics
+    candidate: dict[str, Any] | None = None  # its format and export checks
+    metrics: dict[str, Any] | None = None  # golden set and newest labels, candidate and serving
+    gate: dict[str, Any] | None = None  # the gate's thresholds and its reasons
+    promoted_version: int | None = None
+    pruned_versions: list[int] | None = None
+    outcome: str | None = None
+    reason: str | None = None
+    finished_at: str | None = None
+    duration_s: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields set so far, in declaration order: the report file's JSON."""
+        return self.model_dump(exclude_unset=True)
+
+    def golden_macro_f1(self, side: str) -> float | None:
+        """The golden-set macro-F1 of `side` ("candidate" or "serving"), when measured."""
+        golden = (self.metrics or {}).get("golden") or {}
+        return (golden.get(side) or {}).get("macro_f1")
+
+
+def write_report(folder: Path, report: RunReport) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"run-{report['run_id']}.json"
-    _write_atomic(path, json.dumps(report, indent=2, default=str))
-    _write_atomic(path.with_suffix(".md"), render(report))
+    path = folder / f"run-{report.run_id}.json"
+    content = report.as_dict()
+    _write_atomic(path, json.dumps(content, indent=2, default=str))
+    _write_atomic(path.with_suffix(".md"), render(content))
     _prune(folder)
     return path
 

@@ -28,7 +28,7 @@ from finsent.retrain.gate import decide
 from finsent.retrain.label_store import LabelStore, ResolvedLabel, resolve, text_key
 from finsent.retrain.ledger import RunLedger
 from finsent.retrain.promote import prune, republish
-from finsent.retrain.report import write_report
+from finsent.retrain.report import RunReport, write_report
 from finsent.retrain.state import StatePaths, file_lock
 from finsent.training.config import TrainConfig
 from finsent.training.data import LABEL_INDEX, DataError, Example, LoadReport, load
@@ -194,15 +194,15 @@ def retrain(
         last = ledger.last(outcomes.COMPLETED)
         new_labels = total - (last.labels_total if last else 0)
         run_id = ledger.start(trigger, total)
-        report: dict[str, Any] = {
-            "run_id": run_id,
-            "trigger": trigger,
-            "started_at": datetime.now(UTC).isoformat(),
-            "model_name": cfg.model_name,
-            "labels_stored": total,
-            "new_labels_since_last_run": new_labels,
-            "damaged_label_lines": len(contents.damaged),
-        }
+        report = RunReport(
+            run_id=run_id,
+            trigger=trigger,
+            started_at=datetime.now(UTC).isoformat(),
+            model_name=cfg.model_name,
+            labels_stored=total,
+            new_labels_since_last_run=new_labels,
+            damaged_label_lines=len(contents.damaged),
+        )
         started = time.monotonic()
         work = paths.work / f"run-{run_id}"
         try:
@@ -230,7 +230,7 @@ def _run(
     cfg: RetrainConfig,
     paths: StatePaths,
     ledger: RunLedger,
-    report: dict[str, Any],
+    report: RunReport,
     started: float,
     work: Path,
     events: list[LabelEvent],
@@ -238,12 +238,12 @@ def _run(
 ) -> RunResult:
     from finsent.training.export import export
 
-    run_id = report["run_id"]
+    run_id = report.run_id
     resolution = resolve(events)
     data = build_data(cfg, resolution.labels, resolution.as_dict())
-    report["data"] = data.counts
+    report.data = data.counts
     serving = latest_version(cfg.repo, cfg.model_name)
-    report["serving_version_before"] = serving
+    report.serving_version_before = serving
     warm = _serving_checkpoint(cfg, serving)
     log.info(
         "run %d: training on %d examples (%d labels held out, golden set %d), warm start: %s",
@@ -251,13 +251,13 @@ def _run(
     )  # fmt: skip
     work.mkdir(parents=True, exist_ok=True)
     model_dir, trained = _train_models(cfg, data, work, warm, should_stop)
-    report["training"] = trained
+    report.training = trained
     _check(should_stop)
     max_length = cfg.student.max_length
     candidate_repo = work / "candidate"
     exported = export(model_dir, candidate_repo, cfg.model_name, fmt=cfg.export_format, max_length=max_length)
     candidate_dir = version_dir(candidate_repo, cfg.model_name, int(exported["version"]))
-    report["candidate"] = {"format": exported["format"], "checks": exported.get("checks", {})}
+    report.candidate = {"format": exported["format"], "checks": exported.get("checks", {})}
     _check(should_stop)
     serving_dir = version_dir(cfg.repo, cfg.model_name, serving) if serving is not None else None
     metrics = {
@@ -270,7 +270,7 @@ def _run(
             "serving": _evaluate(serving_dir, data.holdout, max_length) if serving_dir else None,
         },
     }
-    report["metrics"] = metrics
+    report.metrics = metrics
     golden, recent = metrics["golden"], metrics["newest_labels"]
     assert golden["candidate"] is not None  # build_data: the golden set is never empty
     decision = decide(
@@ -280,7 +280,7 @@ def _run(
         candidate_recent=recent["candidate"],
         serving_recent=recent["serving"],
     )
-    report["gate"] = {**asdict(cfg.gate), "reasons": decision.reasons}
+    report.gate = {**asdict(cfg.gate), "reasons": decision.reasons}
     _check(should_stop)  # the last point a stop is honoured: from here the run completes
     if not decision.promote:
         return _finish(ledger, paths, report, started, outcomes.REJECTED, decision.reasons[0])
@@ -308,8 +308,8 @@ def _run(
     )
     removed = prune(cfg.repo, cfg.model_name, cfg.keep_versions)
     _prune_checkpoints(cfg, paths)
-    report["promoted_version"] = manifest.version
-    report["pruned_versions"] = removed
+    report.promoted_version = manifest.version
+    report.pruned_versions = removed
     reason = f"promoted as version {manifest.version}: " + "; ".join(decision.reasons)
     return _finish(ledger, paths, report, started, outcomes.PROMOTED, reason, manifest.version)
 
@@ -335,28 +335,24 @@ def _prune_checkpoints(cfg: RetrainConfig, paths: StatePaths) -> None:
 def _finish(
     ledger: RunLedger,
     paths: StatePaths,
-    report: dict[str, Any],
+    report: RunReport,
     started: float,
     outcome: str,
     reason: str,
     promoted: int | None = None,
 ) -> RunResult:
-    report.update(
-        outcome=outcome,
-        reason=reason,
-        finished_at=datetime.now(UTC).isoformat(),
-        duration_s=round(time.monotonic() - started, 1),
-    )
+    report.outcome, report.reason = outcome, reason
+    report.finished_at = datetime.now(UTC).isoformat()
+    report.duration_s = round(time.monotonic() - started, 1)
     # A skipped run has nothing to report beyond its reason (kept in the ledger).
     path = write_report(paths.reports, report) if outcome != outcomes.SKIPPED else None
-    golden = (report.get("metrics") or {}).get("golden") or {}
     details = {
         "report": str(path) if path else None,
         "promoted_version": promoted,
-        "candidate_golden_macro_f1": (golden.get("candidate") or {}).get("macro_f1"),
-        "serving_golden_macro_f1": (golden.get("serving") or {}).get("macro_f1"),
+        "candidate_golden_macro_f1": report.golden_macro_f1("candidate"),
+        "serving_golden_macro_f1": report.golden_macro_f1("serving"),
     }
-    ledger.finish(report["run_id"], outcome, reason, details)
+    ledger.finish(report.run_id, outcome, reason, details)
     log_fn = log.warning if outcome in (outcomes.FAILED, outcomes.ABANDONED) else log.info
-    log_fn("retraining run %d: %s: %s (report %s)", report["run_id"], outcome, reason, path)
-    return RunResult(report["run_id"], outcome, reason, path, promoted)
+    log_fn("retraining run %d: %s: %s (report %s)", report.run_id, outcome, reason, path)
+    return RunResult(report.run_id, outcome, reason, path, promoted)
