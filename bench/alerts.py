@@ -258,8 +258,12 @@ def _onnx_backend(repo: Path, name: str):
     return EmbeddedBackend(repo, name, max_length=128, infer_batch=16, threads=0)
 
 
-def scorers(wanted: list[str], work: Path, teacher: Path | None) -> dict[str, Any]:
-    """name -> a function of the feed giving a backend, for the scorers that can be had here."""
+def scorers(
+    wanted: list[str], work: Path, teacher: Path | None, candidate: Path | None = None
+) -> dict[str, Any]:
+    """name -> a function of the feed giving a backend, for the scorers that can be had here.
+    `candidate`: a model repository (a build's model_repo) whose newest version is measured beside
+    the shipped student, as `candidate`."""
     out: dict[str, Any] = {}
     if "truth" in wanted:
         out["truth"] = lambda feed: TruthBackend(feed.truth)
@@ -275,6 +279,13 @@ def scorers(wanted: list[str], work: Path, teacher: Path | None) -> dict[str, An
         repo = work / "student-repo"
         ensure_model(repo, "finsent_sentiment")
         out["student"] = lambda feed, repo=repo: _onnx_backend(repo, "finsent_sentiment")
+    if candidate is not None:
+        from finsent.inference.model_repo import latest_version
+
+        if latest_version(candidate, "finsent_sentiment") is None:
+            print(f"bench.alerts: no model version in {candidate}: candidate skipped", file=sys.stderr)
+        else:
+            out["candidate"] = lambda feed: _onnx_backend(candidate, "finsent_sentiment")
     if "teacher" in wanted:
         if teacher is None or not (teacher / "config.json").is_file():
             print(f"bench.alerts: no teacher at {teacher} (finsent build-model): skipped", file=sys.stderr)
@@ -293,7 +304,7 @@ def replay(feed: Feed, backend: Any, work: Path, detector: Any = None) -> list[A
 
     path = work / f"feed-{feed.seed}.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in feed.records))
-    # Story novelty on, as these figures were measured (the setting's default is off for now).
+    # Story novelty at 0.8 (the default), as these figures were measured.
     settings = Settings(sample_feed=path, metrics_port=0, install_model=False, story_similarity=0.8)
     summary = run_embedded(settings, backend=backend, progress=False, detector=detector)
     return [a for a in summary.alerts if a.event_type is None]
@@ -422,6 +433,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--teacher", type=Path, default=ROOT / "build" / "teacher", help="the teacher folder of a build"
     )
+    parser.add_argument(
+        "--candidate", type=Path, help="a build's model_repo: its newest version is measured as `candidate`"
+    )
     parser.add_argument("--out", type=Path, help="default bench/results/alerts.json (alerts-tune.json)")
     args = parser.parse_args(argv)
     out = args.out or (RESULTS if args.part == "report" else RESULTS.with_name("alerts-tune.json"))
@@ -438,11 +452,11 @@ def main(argv: list[str] | None = None) -> int:
         step_splits(plan)  # the build's own held-out parts, byte for byte
         splits = work / "build" / "splits"
         feeds = [build_feed(splits, seed, args.part) for seed in seeds]
-        available = scorers(args.scorers.split(","), work, args.teacher)
+        available = scorers(args.scorers.split(","), work, args.teacher, args.candidate)
         runs = []
         for name, make in available.items():
             for label, cfg in configs.items():
-                if label.startswith("+") and name not in ("truth", "student"):
+                if label.startswith("+") and name not in ("truth", "student", "candidate"):
                     continue
                 runs.append((f"{name} {label.lstrip('+')}".strip(), make, cfg))
         rows: dict[str, list[dict[str, Any]]] = {}
