@@ -66,3 +66,20 @@ def test_imports_only_go_down():
 def test_only_the_kafka_package_imports_kafka_python():
     users = {file for file, _, module in imports() if module == "kafka" or module.startswith("kafka.")}
     assert users and all(f.startswith("kafka/") for f in users), sorted(users)
+
+
+def test_each_package_names_its_public_surface():
+    """Every package's `__init__` has an `__all__` naming each of its public modules (or, for a
+    package without submodules, what it defines), and every name in it exists."""
+    import importlib
+
+    for init in sorted(PACKAGE.glob("*/__init__.py")):
+        package = init.parent
+        module = importlib.import_module(f"finsent.{package.name}")
+        assert module.__doc__, package.name
+        names = getattr(module, "__all__", None)
+        assert names is not None, f"{package.name}/__init__.py has no __all__"
+        public = {p.stem for p in package.glob("*.py") if not p.stem.startswith("_")}
+        assert public <= set(names), f"{package.name}: {sorted(public - set(names))} not in __all__"
+        for name in set(names) - public:  # not a module: defined in the __init__ itself
+            assert hasattr(module, name), f"{package.name}.__all__ names {name}, which it lacks"

@@ -5,3 +5,12 @@ The leaf of the package: every other package imports these, they import nothing 
 aggregators read, and the fan-out that makes it), `alert` (AlertEvent), `label` (LabelEvent: an
 analyst's correction, for retraining), `event_type` (the event-type taxonomy of the model's second
 head)."""
+
+__all__ = [
+    "alert",
+    "batch",
+    "event_type",
+    "label",
+    "news",
+    "topic_score",
+]

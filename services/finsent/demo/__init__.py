@@ -1,1 +1,4 @@
-"""The embedded demo: bundled data, the demo model, the replay run."""
+"""The embedded demo: `make_data` (the bundled feed and training texts, written for this project)
+and `model` (the small template model the tests use as a fixture)."""
+
+__all__ = ["make_data", "model"]

@@ -1,1 +1,3 @@
-"""Triton Inference Server: the Python-backend model it serves on CPU, and the TensorRT build."""
+"""Triton Inference Server: the Python-backend model it serves on CPU (`python_model`)."""
+
+__all__ = ["python_model"]
