@@ -117,6 +117,20 @@ def test_short_bursts_of_several_sizes_fire_within_three_minutes():
     assert sum(d <= 3 for d in delays) >= 7, delays
 
 
+def test_a_burst_of_15_negatives_in_5_minutes_on_a_quiet_topic_fires_within_three_minutes():
+    """A topic of about 6 items an hour: every burst fires within 3 minutes of its start."""
+    for seed in range(10):
+        rng = random.Random(seed)
+        quiet = [
+            ev(f"bg-{m}", TOPIC, m + rng.random(), "negative" if rng.random() < 0.15 else "neutral")
+            for m in range(0, 400)
+            if rng.random() < 0.1
+        ]
+        feed = quiet + episode(rng, "b", 300, 5, 15, 1.0)
+        firing = [minute(a) for a in lifecycle(feed) if a.status == "firing"]
+        assert firing and 300 <= firing[0] <= 303, (seed, firing)
+
+
 def test_a_slow_burst_seen_through_an_imperfect_model_still_fires():
     """30 negatives over 15 minutes, each read as negative with probability 0.7: the 5-minute z
     stays near 4; the sequential test (and the 20-minute window) fire."""
