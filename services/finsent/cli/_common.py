@@ -1,0 +1,78 @@
+"""What every command shares: the settings flags (one per `Settings` field the command uses, grouped
+by concern), reading them back into one `Settings`, and logging."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import types
+import typing
+from typing import Any
+
+from finsent.settings import SECRETS, Settings, command_fields
+
+__all__ = ["add_settings_flags", "settings_from_args", "setup_logging"]
+
+
+def _scalar_type(annotation: Any) -> Any:
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and args:
+        return _scalar_type(args[0])
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _scalar_type(args[0])
+    return annotation
+
+
+def add_settings_flags(parser: argparse.ArgumentParser, command: str) -> None:
+    """The flags of the settings `command` uses, one argument group per concern."""
+    for title, names in command_fields(command).items():
+        secrets = [n for n in names if n in SECRETS]
+        description = None
+        if secrets:
+            description = "secrets, from the environment or a file only (never a flag): " + ", ".join(
+                f"FINSENT_{n.upper()}[_FILE]" for n in secrets
+            )
+        group = parser.add_argument_group(
+            f"{title} (each also FINSENT_<NAME> in the environment)", description
+        )
+        for name in names:
+            if name not in SECRETS:
+                _add_flag(group, name)
+
+
+def _add_flag(group: argparse._ArgumentGroup, name: str) -> None:
+    field = Settings.model_fields[name]
+    flag = "--" + name.replace("_", "-")
+    help_text = f"{field.description} [env FINSENT_{name.upper()}; default {field.default}]"
+    if _scalar_type(field.annotation) is bool:
+        group.add_argument(
+            flag, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text
+        )
+    else:
+        metavar = "HOST:PORT" if name == "kafka" else name.upper()
+        group.add_argument(flag, dest=name, default=None, metavar=metavar, help=help_text)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
+    return Settings(**overrides)
+
+
+def setup_logging(level: str) -> None:
+    # Third-party libraries (kafka, onnxruntime's quantiser, transformers) are chatty at INFO: the
+    # chosen level applies to FinSent's own loggers, the rest stay at WARNING.
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("finsent").setLevel(level)
+    if level != "DEBUG":
+        # A quiet console: transformers' weight-loading bars and load reports ("UNEXPECTED
+        # pooler.dense.weight", expected when a head is replaced) say nothing a user can act on.
+        # Read when transformers is first imported; the environment still overrides.
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    from finsent.observability import log_throttle
+
+    log_throttle.install()

@@ -1,0 +1,90 @@
+"""The retraining commands: `retrain` (one run), `rollback` (serve an earlier version again) and
+`scheduler` (runs on a schedule, and the labels topic with --kafka)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from typing import Any
+
+from finsent.cli._common import add_settings_flags, settings_from_args, setup_logging
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    retrain = sub.add_parser(
+        "retrain",
+        help="one retraining run: labels + data -> train -> compare with the serving model -> promote or not",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_settings_flags(retrain, "retrain")
+    retrain.set_defaults(func=cmd_retrain)
+
+    rollback = sub.add_parser(
+        "rollback",
+        help="serve an earlier model version again (as a new, higher version)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    rollback.add_argument(
+        "--to",
+        type=int,
+        default=None,
+        help="the version to serve again; default: the one the serving one replaced",
+    )
+    add_settings_flags(rollback, "rollback")
+    rollback.set_defaults(func=cmd_rollback)
+
+    scheduler = sub.add_parser(
+        "scheduler",
+        help="run retraining on a schedule (and, with --kafka, store labels from the labels topic)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_settings_flags(scheduler, "scheduler")
+    scheduler.set_defaults(func=cmd_scheduler)
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    setup_logging(settings.log_level)
+    from dataclasses import replace
+
+    from finsent.app import wiring
+    from finsent.retrain.run import retrain
+
+    stop = threading.Event()
+    wiring.install_signal_handlers(stop)  # SIGTERM: the run is abandoned cleanly, nothing promoted
+    cfg = replace(settings.retrain_config(), progress=sys.stderr.isatty())
+    result = retrain(cfg, trigger="manual", should_stop=stop.is_set)
+    print(f"run {result.run_id}: {result.outcome}: {result.reason}")
+    if result.report is not None:
+        print(f"report: {result.report.with_suffix('.md')} (and {result.report.name})")
+    return 0 if result.outcome in ("promoted", "rejected", "skipped") else 1
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    setup_logging(settings.log_level)
+    from finsent.retrain.promote import rollback
+    from finsent.retrain.state import StatePaths, file_lock
+
+    # Under the run lock: a rollback and a promotion never race for the next version number.
+    with file_lock(StatePaths(settings.retrain_dir).run_lock, "the retraining run lock"):
+        manifest = rollback(settings.model_repo, settings.model_name, args.to)
+    print(
+        f"{settings.model_name}: version {manifest.version} now serves the weights of version "
+        f"{manifest.model_dump()['rollback_of']}"
+    )
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    setup_logging(settings.log_level)
+    from finsent.app import wiring
+    from finsent.app.scheduler import run_scheduler
+
+    stop = threading.Event()
+    wiring.install_signal_handlers(stop)
+    return run_scheduler(settings, stop)
