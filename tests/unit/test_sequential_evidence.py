@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from finsent.aggregate.detector import Baseline, DetectorConfig, scan, scan_bar
+from finsent.app.configs import detector_config
 from finsent.settings import Settings
 
 CFG = DetectorConfig()
@@ -59,7 +60,7 @@ def test_a_busier_topic_needs_more_evidence():
 
 
 def test_the_settings_set_the_sequential_test_or_turn_it_off():
-    on = Settings(spike_sequential_llr=8.5, spike_long_window="30m", spike_max_alert="1d").detector_config()
+    on = detector_config(Settings(spike_sequential_llr=8.5, spike_long_window="30m", spike_max_alert="1d"))
     assert on.scan_window_s > 0 and on.scan_llr == 8.5
     assert on.long_window_s == 1800 and on.max_alert_s == 86400
-    assert Settings(spike_sequential_llr=0).detector_config().scan_window_s == 0
+    assert detector_config(Settings(spike_sequential_llr=0)).scan_window_s == 0

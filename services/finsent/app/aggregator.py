@@ -7,6 +7,7 @@ import threading
 
 from prometheus_client import CollectorRegistry, start_http_server
 
+from finsent.app import configs
 from finsent.app.wiring import (
     aggregator_factory,
     all_topics,
@@ -48,9 +49,9 @@ def run_aggregate(settings: Settings, stop: threading.Event | None = None) -> in
         aggregator_factory(settings, metrics),
         publisher,
         alerts_topic=settings.alerts_topic,
-        lateness_s=settings.allowed_lateness_s(),
+        lateness_s=configs.allowed_lateness_s(settings),
         max_future_s=settings.event_time_max_future_s,
-        timeouts=settings.group_options(),
+        timeouts=configs.group_options(settings),
     )
     dispatcher = build_dispatcher(settings, registry, bootstrap)
     dispatch_thread = None

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
+from finsent.app import configs
 from finsent.app.wiring import kafka_connection
 from finsent.retrain.ingest import LabelIngester, LabelMetrics
 from finsent.retrain.label_input import read_label_file
@@ -31,7 +32,7 @@ def label_ingester(settings: Settings, registry: CollectorRegistry) -> LabelInge
         topic=settings.labels_topic,
         dlq_topic=settings.labels_dlq_topic,
         group_id=settings.labels_group_id,
-        options=settings.group_options(),
+        options=configs.group_options(settings),
     )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, start_http_server
 
 from finsent.aggregate.windows import parse_window
+from finsent.app import configs
 from finsent.retrain import ledger as outcomes
 from finsent.retrain.ledger import RunLedger
 from finsent.retrain.metrics import RetrainCollector
@@ -60,7 +61,9 @@ class RetrainScheduler:
         return CronTrigger.from_crontab(self.settings.retrain_cron, timezone=UTC)
 
     def run_once(self) -> None:
-        cfg = replace(self.settings.retrain_config(), min_new_labels=self.settings.retrain_min_new_labels)
+        cfg = replace(
+            configs.retrain_config(self.settings), min_new_labels=self.settings.retrain_min_new_labels
+        )
         try:
             result = retrain(cfg, trigger=SCHEDULE, should_stop=self.stop.is_set)
         except LockBusy as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from finsent.app import configs
 from finsent.app.wiring import all_topics, build_backend, build_extractor, kafka_connection, pipeline_options
 from finsent.scoring.dedup import RecentIds
 from finsent.scoring.metrics import PipelineMetrics
@@ -34,7 +35,7 @@ def run_kafka(settings: Settings, stop: threading.Event | None = None) -> int:
         settings.group_id,
         max_batch=settings.max_batch,
         max_linger_ms=settings.max_linger_ms,
-        timeouts=settings.group_options(),
+        timeouts=configs.group_options(settings),
     )
     sink = KafkaSink(
         kafka,

@@ -17,6 +17,7 @@ from finsent.aggregate.aggregator import Aggregator
 from finsent.aggregate.detector import DetectorConfig
 from finsent.aggregate.topic_metrics import TopicMetrics
 from finsent.alerts.webhook import WebhookMetrics, WebhookSender
+from finsent.app import configs
 from finsent.contracts.alert import AlertEvent
 from finsent.inference.backend import ScoringBackend
 from finsent.inference.embedded import EmbeddedBackend
@@ -69,7 +70,7 @@ def kafka_connection(settings: Settings):  # -> KafkaConnection
     the setting to fix; an unreachable broker does not (the clients retry until it is back)."""
     from finsent.kafka.preflight import check_connection
 
-    conn = settings.kafka_connection()
+    conn = configs.kafka_connection(settings)
     if not check_connection(conn):
         log.warning("Kafka at %s is not reachable yet; the clients keep trying", conn.bootstrap)
     return conn
@@ -122,9 +123,9 @@ def aggregator_factory(
 ) -> Callable[[], Aggregator]:
     """Aggregators as the settings describe them; `detector` replaces the settings' detector (the
     alert-quality benchmark compares detectors on one feed)."""
-    windows, detector = settings.window_map(), detector or settings.detector_config()
-    by_event = settings.event_detector_config()
-    novelty = settings.novelty_config()
+    windows, detector = settings.window_map(), detector or configs.detector_config(settings)
+    by_event = configs.event_detector_config(settings)
+    novelty = configs.novelty_config(settings)
     return lambda: Aggregator(
         windows,
         detector,
@@ -146,7 +147,7 @@ def pipeline_options(settings: Settings) -> PipelineOptions:
         include_text=settings.scored_include_text,
         produce_retries=settings.produce_retries,
         progress_s=settings.progress_s,
-        event_time=settings.event_time_policy(),
+        event_time=configs.event_time_policy(settings),
     )
 
 
@@ -190,5 +191,5 @@ def build_dispatcher(
         dlq_topic=settings.webhook_dlq_topic,
         max_age_s=parse_window(settings.webhook_max_age),
         backoff_max_s=parse_window(settings.webhook_backoff_max),
-        timeouts=settings.group_options(),
+        timeouts=configs.group_options(settings),
     )

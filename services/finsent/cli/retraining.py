@@ -50,12 +50,12 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     setup_logging(settings.log_level)
     from dataclasses import replace
 
-    from finsent.app import wiring
+    from finsent.app import configs, wiring
     from finsent.retrain.run import retrain
 
     stop = threading.Event()
     wiring.install_signal_handlers(stop)  # SIGTERM: the run is abandoned cleanly, nothing promoted
-    cfg = replace(settings.retrain_config(), progress=sys.stderr.isatty())
+    cfg = replace(configs.retrain_config(settings), progress=sys.stderr.isatty())
     result = retrain(cfg, trigger="manual", should_stop=stop.is_set)
     print(f"run {result.run_id}: {result.outcome}: {result.reason}")
     if result.report is not None:
