@@ -152,6 +152,24 @@ def test_each_command_takes_only_the_settings_it_uses():
         build_parser().parse_args(["produce", "--spike-z", "3"])
 
 
+def test_every_setting_is_declared_in_one_section_whose_commands_exist():
+    """The sections are read from the fields: a field outside any, or an `also` naming a command
+    that does not exist (a typo would drop the flag silently), fails here."""
+    from finsent.cli import build_parser
+    from finsent.settings import GROUPS, SECTIONS
+
+    assert sorted(n for names in GROUPS.values() for n in names) == sorted(Settings.model_fields)
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    labels = next(a for a in sub.choices["labels"]._actions if isinstance(a, argparse._SubParsersAction))
+    commands = set(sub.choices) | {"labels-consume"}
+    assert labels.choices.keys() >= {"import", "stats", "consume"}
+    for section in SECTIONS:
+        assert set(section.commands) <= commands, section
+    for name, field in Settings.model_fields.items():
+        assert isinstance(field.json_schema_extra, dict)
+        assert set(field.json_schema_extra["also"]) <= commands, name
+
+
 def test_publish_version_numbers_past_half_written_folders_and_hashes_every_file(tmp_path):
     import json
 
