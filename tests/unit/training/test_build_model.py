@@ -108,3 +108,27 @@ def test_build_model_refuses_a_news_weight_that_is_not_positive(data_dir: Path, 
     assert code == 2
     assert "--news-weight must be positive" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def _split(wf1: float, recall: float = 0.0, precision: float = 0.0, macro: float = 0.0) -> dict:
+    return {"weighted_f1": wf1, "negative_recall": recall, "negative_precision": precision, "macro_f1": macro}
+
+
+def test_the_card_says_which_targets_the_build_reached_from_its_own_figures():
+    from finsent.training.build import targets
+
+    metrics = {
+        "teacher": {"tw_test": _split(0.888), "fe_test": _split(0.8, 0.80, 0.80)},
+        "student": {"ev_test": _split(0.0, macro=0.889)},
+        "student_onnx": {
+            "tw_test": _split(0.873),
+            "fe_test": _split(0.8, 0.82, 0.79),
+            "ev_test": _split(0.0, macro=0.881),
+        },
+    }
+    # Teacher F1, teacher news (0.80 at 0.80 is reached), student F1 (1.5 points below is within),
+    # student news (precision 0.79: not), events, int8 (no gate figures: not).
+    assert [ok for _, ok, _ in targets(metrics, {})] == [True, True, True, False, True, False]
+    metrics["student_onnx"]["tw_test"] = _split(0.872)  # 1.6 points below the teacher
+    assert not targets(metrics, {"int8_keeps_quality": True})[2][1]
+    assert targets(metrics, {"int8_keeps_quality": True})[5][1]

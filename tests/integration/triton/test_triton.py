@@ -28,7 +28,7 @@ from support.stack import free_port
 pytest.importorskip("tritonclient.grpc")
 pytest.importorskip("pytriton")
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SCRIPT = REPO / "deploy" / "triton" / "triton.sh"
 NAME = "finsent_sentiment"
 
