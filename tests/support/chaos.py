@@ -84,7 +84,7 @@ def aggregator(
 NEGATIVE = [
     "{c} shares plunge after profit warning on ${n} million charge",
     "{c} faces mounting safety questions after defect report on {n} aircraft",
-    "{c} lowers its sales forecast by ${n} million, citing weak orders",
+    "{c} lowers its sales forecast, citing weak orders and {n} job cuts",
     "Investigation launched into {c} over ${n} million of reporting irregularities",
     "{c} posts unexpected ${n} million loss in latest quarter",
 ]

@@ -41,12 +41,14 @@ SECRET = "test-webhook-secret"
 STEADY = {"AAPL": "Apple", "MSFT": "Microsoft", "JPM": "JPMorgan", "XOM": "Exxon Mobil"}
 BURST = ("PFE", "Pfizer")
 EXPECTED = {"PFE", "sector:healthcare"}
-BURST_TEXTS = [  # negative templates the demo model reads as negative
-    "${t} dumping hard after the guidance cut",
-    "{c} faces mounting safety questions after new defect report",
-    "{c} lowers its sales forecast, citing weak orders",
-    "Investigation launched into {c} over reporting irregularities",
-    "{c} posts unexpected loss in latest quarter",
+# Negative templates the demo model reads as negative, each item with a figure of its own: the
+# story novelty filter counts copies of one headline once, and five fixed texts are five stories.
+BURST_TEXTS = [
+    "${t} dumping hard after the {n} million guidance cut",
+    "{c} faces mounting safety questions after defect report on {n} units",
+    "{c} lowers its sales forecast, citing weak orders and {n} job cuts",
+    "Investigation launched into {c} over ${n} million of reporting irregularities",
+    "{c} posts unexpected ${n} million loss in latest quarter",
 ]
 FINSENT_BOUND_S = 60
 ALERTMANAGER_BOUND_S = 90
@@ -58,7 +60,7 @@ def scenario(now: datetime) -> list[bytes]:
     out = []
 
     def item(i: str, ticker: str, name: str, template: str, minute: float) -> bytes:
-        text = template.format(c=name, t=ticker, p=rng.randint(2, 30), n=rng.randint(20, 900), m="May")
+        text = template.format(c=name, t=ticker, p=rng.randint(2, 30), n=rng.randint(20, 9000), m="May")
         at = start + timedelta(minutes=minute)
         return json.dumps(
             {"id": i, "text": text, "source": "test", "topics": [ticker], "published_at": at.isoformat()}
