@@ -9,9 +9,9 @@ not sent again; those never sent (the backlog of a crashed instance) are. So a r
 invents nor repeats a spike, nor loses one. Offsets are committed after the batch's alerts are
 acknowledged by Kafka.
 
-Failures (a broker outage, an unacknowledged alert) do not end the process: it backs off, rebuilds
-its producer, and rebuilds its state from the committed offsets, which re-reads what was not
-committed.
+Failures (a broker outage, an unacknowledged alert) do not end the process: the consumer loop
+(kafka/consumer_loop.py) backs off, and this step rebuilds its producer and its state from the
+committed offsets, which re-reads what was not committed.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from finsent.aggregate.windows import bucket_of
 from finsent.alerts.publisher import AlertPublisher, alert_key
 from finsent.contracts.alert import AlertEvent
 from finsent.contracts.topic_score import TopicScore
-from finsent.kafka.client import GroupOptions, Partition, RebalanceCallbacks, commit, new_consumer, read_since
+from finsent.kafka.client import GroupOptions, Partition, new_consumer, read_since
+from finsent.kafka.consumer_loop import ConsumerLoop, Handled, Polled, StepDefaults
 from finsent.kafka.security import Bootstrap
 from finsent.observability.failure_streak import FailureStreak
 
@@ -42,7 +43,7 @@ MAX_SENT_KEYS = 100_000
 MAX_BACKOFF_S = 10.0
 
 
-class AggregateRunner:
+class AggregateRunner(StepDefaults):
     def __init__(
         self,
         bootstrap: Bootstrap,
@@ -77,16 +78,15 @@ class AggregateRunner:
         self._clock = PartitionClock(idle_s, lateness_s)
         self._sent: set[tuple[str, str, str]] = set()
         self._sent_order: deque[tuple[str, str, str]] = deque()
-        self._failures = FailureStreak(log, max_backoff_s=MAX_BACKOFF_S)
-        self._stop = threading.Event()
-        # The rebuild itself happens on the next step(), in the polling thread.
-        self.consumer.subscribe([topic], listener=RebalanceCallbacks(on_assigned=self._assigned))
+        failures = FailureStreak(log, max_backoff_s=MAX_BACKOFF_S)
+        self._loop = ConsumerLoop(self.consumer, [topic], self, failures, name="aggregation", log=log)
         self.rejected = 0
         self.suppressed = 0  # alerts a rebuild re-derived that were already on the alerts topic
 
     # -- rebuild -----------------------------------------------------------------------------------
-    def _assigned(self, assigned: list[Partition]) -> None:
-        self._pending_assignment = assigned
+    def assigned(self, partitions: list[Partition]) -> None:
+        # The rebuild itself happens in the next step, in the polling thread.
+        self._pending_assignment = partitions
 
     def _rebuild(self, assigned: list[Partition]) -> None:
         aggregator = self._factory()  # state for the new assignment is rebuilt from the log
@@ -138,39 +138,25 @@ class AggregateRunner:
             if len(self._sent_order) > MAX_SENT_KEYS:
                 self._sent.discard(self._sent_order.popleft())
 
-    # -- the loop ----------------------------------------------------------------------------------
+    # -- the step of the consumer loop -------------------------------------------------------------
     def step(self, timeout_ms: int = 500) -> int:
-        """One poll and what follows from it. Never raises for Kafka trouble: it backs off and
-        rebuilds from the committed offsets instead (nothing uncommitted is lost)."""
-        try:
-            n = self._step(timeout_ms)
-        except Exception as exc:
-            self._recover(exc)
-            return 0
-        self._failures.succeeded("aggregating again after %d failed attempts")
-        return n
+        """One poll and what follows from it; raises Kafka trouble after rewinding (see `run`)."""
+        return self._loop.poll_once(timeout_ms)
 
-    def _recover(self, exc: Exception) -> None:
-        delay = self._failures.failed(
-            "aggregation step failed (%s); %d failed attempts so far, retrying in %.0fs from the "
-            "committed offsets",
-            exc,
-        )
+    def recover(self, exc: Exception) -> None:
         self._publisher.reset()
         # Re-read everything uncommitted: the state is rebuilt for the partitions we hold.
         if self._pending_assignment is None:
             self._pending_assignment = list(self.consumer.assignment())
-        self._stop.wait(delay)
 
-    def _step(self, timeout_ms: int) -> int:
-        polled = self.consumer.poll(timeout_ms=timeout_ms)
+    def handle(self, polled: Polled) -> Handled:
         if self._pending_assignment is not None:
             assigned = self._pending_assignment
             self._rebuild(assigned)
             self._pending_assignment = None
-            return 0  # what was just polled is read again from the rebuild offsets
+            return Handled()  # what was just polled is read again from the rebuild offsets
         if not polled and not self._clock_can_move():
-            return 0
+            return Handled()
         # (An empty poll goes on when the clock can move: a partition that held it went idle.)
         events: list[TopicScore] = []
         n = 0
@@ -200,9 +186,9 @@ class AggregateRunner:
         self._publisher.publish(fresh)
         for a in fresh:
             self._remember_sent(a)
-        if not rebuilding:
-            commit(self.consumer, {tp: o for tp, o in self._next_offset.items() if o > 0})
-        return n
+        if rebuilding:
+            return Handled(n)
+        return Handled(n, {tp: o for tp, o in self._next_offset.items() if o > 0})
 
     def _clock_can_move(self) -> bool:
         until = self._clock.safe_time(time.monotonic(), self.aggregator.clock_s)
@@ -222,9 +208,8 @@ class AggregateRunner:
             return ev
 
     def run(self, stop: threading.Event) -> None:
-        self._stop = stop
-        while not stop.is_set():
-            self.step()
+        """Aggregate until `stop`; a failed step backs off and rebuilds from the committed offsets."""
+        self._loop.run(stop)
 
     def close(self) -> None:
-        self.consumer.close(autocommit=False)
+        self._loop.close()

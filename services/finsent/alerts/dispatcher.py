@@ -8,8 +8,9 @@ notifications, never loses them: the event is retried with exponential backoff (
 the partition is paused meanwhile, so later events wait behind it and arrive in order. Deliveries
 that can never succeed go to a dead-letter topic with the reason: a 4xx other than 408 and 429
 (`rejected`), an event older than the maximum age (`expired`), a record that is not an alert event
-(`invalid_event`). A crash or a rebalance re-delivers what was not committed: receivers
-de-duplicate by `alert_id` + `status` + `severity`.
+(`invalid_event`). A crash, a rebalance or a failed step (a dead letter not acknowledged)
+re-delivers what was not committed: receivers de-duplicate by `alert_id` + `status` + `severity`.
+The poll-commit-back-off loop is kafka/consumer_loop.py's.
 
 The POST body is the record's value as the aggregator produced it, so the signature is over
 exactly the bytes on the topic."""
@@ -32,19 +33,18 @@ from finsent.kafka.client import (
     GroupOptions,
     Partition,
     Producer,
-    RebalanceCallbacks,
-    commit,
     new_consumer,
     new_producer,
     produce_and_wait,
 )
+from finsent.kafka.consumer_loop import ConsumerLoop, Handled, Polled, StepDefaults
 from finsent.kafka.security import Bootstrap
 from finsent.observability.failure_streak import FailureStreak
 
 log = logging.getLogger(__name__)
 
 
-class WebhookDispatcher:
+class WebhookDispatcher(StepDefaults):
     def __init__(
         self,
         bootstrap: Bootstrap,
@@ -74,18 +74,16 @@ class WebhookDispatcher:
             auto_offset_reset="earliest",
             max_poll_records=100,
         )
-        listener = RebalanceCallbacks(
-            on_revoked=self._forget,
-            on_assigned=lambda tps: log.info("webhook delivery: assigned %d alert partitions", len(tps)),
-        )
-        self.consumer.subscribe([alerts_topic], listener=listener)
         self._producer: Producer | None = None
         # Per (partition, offset) of an event being retried: the URLs that have not taken it yet.
         self._remaining: dict[tuple[Partition, int], set[str]] = {}
         self._retry_at: dict[Partition, float] = {}
         self._delay: dict[Partition, float] = {}
         self._lock = threading.Lock()
-        self._failures = FailureStreak(log, max_backoff_s=30.0)
+        failures = FailureStreak(log, max_backoff_s=30.0)
+        self._loop = ConsumerLoop(
+            self.consumer, [alerts_topic], self, failures, name="webhook delivery", log=log
+        )
 
     # -- one event ---------------------------------------------------------------------------------
     def _deliver(self, tp: Partition, offset: int, value: bytes) -> bool:
@@ -146,17 +144,20 @@ class WebhookDispatcher:
             reason,
         )
 
-    # -- the loop ----------------------------------------------------------------------------------
-    def _forget(self, revoked: set[Partition]) -> None:
+    # -- the step of the consumer loop -------------------------------------------------------------
+    def assigned(self, partitions: list[Partition]) -> None:
+        log.info("webhook delivery: assigned %d alert partitions", len(partitions))
+
+    def revoked(self, partitions: set[Partition]) -> None:
         # Its new owner delivers from the committed offset.
         with self._lock:
-            for key in [k for k in self._remaining if k[0] in revoked]:
+            for key in [k for k in self._remaining if k[0] in partitions]:
                 del self._remaining[key]
-            for tp in revoked:
+            for tp in partitions:
                 self._retry_at.pop(tp, None)
                 self._delay.pop(tp, None)
 
-    def step(self, timeout_ms: int = 500) -> int:
+    def before_poll(self) -> None:
         now = time.monotonic()
         with self._lock:
             due = [tp for tp, at in self._retry_at.items() if at <= now]
@@ -166,52 +167,51 @@ class WebhookDispatcher:
         due = [tp for tp in due if tp in owned]
         if due:
             self.consumer.resume(*due)
-        polled = self.consumer.poll(timeout_ms=timeout_ms)
+
+    def step(self, timeout_ms: int = 500) -> int:
+        """One poll: deliver, dead-letter or hold back each event, then commit what is done."""
+        return self._loop.poll_once(timeout_ms)
+
+    def handle(self, polled: Polled) -> Handled:
         commits: dict[Partition, int] = {}
         n = 0
         for tp, records in polled.items():
             for r in records:
                 if not self._deliver(tp, r.offset, r.value):
-                    delay = self._delay.get(tp, self._backoff)
-                    self._delay[tp] = min(delay * 2, self._backoff_max)
-                    self.consumer.seek(tp, r.offset)
-                    self.consumer.pause(tp)
-                    with self._lock:
-                        self._retry_at[tp] = time.monotonic() + delay
-                    # The first failure, then a reminder at each try once the backoff is at its cap.
-                    if delay >= self._backoff_max or delay == self._backoff:
-                        log.warning(
-                            "webhook delivery of the alert at %s:%d failed; next try in %.1fs (backoff up "
-                            "to %.0fs) until it is %.0fh old",
-                            tp,
-                            r.offset,
-                            delay,
-                            self._backoff_max,
-                            self._max_age / 3600,
-                        )
+                    self._hold_back(tp, r.offset)
                     break
                 self._delay.pop(tp, None)
                 commits[tp] = r.offset + 1
                 n += 1
         self._metrics.queue_depth.set(len(self._remaining))
-        commit(self.consumer, commits)
-        return n
+        return Handled(n, commits)
+
+    def _hold_back(self, tp: Partition, offset: int) -> None:
+        """Pause the partition at an event some URL has not taken yet, until its retry is due."""
+        delay = self._delay.get(tp, self._backoff)
+        self._delay[tp] = min(delay * 2, self._backoff_max)
+        self.consumer.seek(tp, offset)
+        self.consumer.pause(tp)
+        with self._lock:
+            self._retry_at[tp] = time.monotonic() + delay
+        # The first failure, then a reminder at each try once the backoff is at its cap.
+        if delay >= self._backoff_max or delay == self._backoff:
+            log.warning(
+                "webhook delivery of the alert at %s:%d failed; next try in %.1fs (backoff up to %.0fs) "
+                "until it is %.0fh old",
+                tp,
+                offset,
+                delay,
+                self._backoff_max,
+                self._max_age / 3600,
+            )
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                self.step()
-            except Exception as exc:  # a broker outage: nothing was committed, it is delivered later
-                stop.wait(
-                    self._failures.failed(
-                        "webhook delivery paused (%s); %d failed attempts so far, retrying in %.0fs", exc
-                    )
-                )
-            else:
-                self._failures.succeeded("webhook delivery resumed after %d failed attempts")
+        """Deliver until `stop`; a broker outage backs off, and nothing uncommitted is lost."""
+        self._loop.run(stop)
 
     def close(self) -> None:
-        self.consumer.close(autocommit=False)
+        self._loop.close()
         if self._producer is not None:
             self._producer.close(timeout=5)
         self._client.close()

@@ -1,7 +1,8 @@
 """Labels from Kafka: `finsent.labels` -> validate -> the label store (valid) or the labels'
 dead-letter topic (invalid, with the reason). At-least-once: a batch's offsets are committed only
 after its labels are on disk (fsync) and its dead letters acknowledged; a failure re-reads the batch
-from its first offset. A label read twice is stored twice and counts once (label_store.resolve)."""
+from its first offset (the loop is kafka/consumer_loop.py's). A label read twice is stored twice and
+counts once (label_store.resolve)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,8 @@ from prometheus_client import CollectorRegistry, Counter
 
 from finsent.contracts.batch import RawRecord
 from finsent.contracts.label import LabelEvent
-from finsent.kafka.client import (
-    GroupOptions,
-    Producer,
-    commit,
-    new_consumer,
-    new_producer,
-    produce_and_wait,
-)
+from finsent.kafka.client import GroupOptions, Producer, new_consumer, new_producer, produce_and_wait
+from finsent.kafka.consumer_loop import ConsumerLoop, Handled, Polled, StepDefaults
 from finsent.kafka.security import Bootstrap
 from finsent.observability.failure_streak import FailureStreak
 from finsent.retrain.label_input import parse_label_record
@@ -44,7 +39,7 @@ class LabelMetrics:
         )
 
 
-class LabelIngester:
+class LabelIngester(StepDefaults):
     def __init__(
         self,
         bootstrap: Bootstrap,
@@ -66,29 +61,24 @@ class LabelIngester:
             auto_offset_reset="earliest",
             max_poll_records=500,
         )
-        self.consumer.subscribe([topic])
         self._producer: Producer | None = None
-        self._failures = FailureStreak(log, max_backoff_s=30.0)
+        failures = FailureStreak(log, max_backoff_s=30.0)
+        self._loop = ConsumerLoop(self.consumer, [topic], self, failures, name="label ingest", log=log)
 
     def step(self, timeout_ms: int = 500) -> int:
         """Read, validate, store and commit one batch; returns the number of records handled."""
-        polled = self.consumer.poll(timeout_ms=timeout_ms)
+        return self._loop.poll_once(timeout_ms)
+
+    def handle(self, polled: Polled) -> Handled:
         records = [
             RawRecord(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp)
             for rs in polled.values()
             for r in rs
         ]
         if not records:
-            return 0
-        try:
-            self._handle(records)
-        except Exception:
-            # Nothing of this batch is committed: read it again from its first offset.
-            for tp, rs in polled.items():
-                self.consumer.seek(tp, rs[0].offset)
-            raise
-        commit(self.consumer, {tp: rs[-1].offset + 1 for tp, rs in polled.items()})
-        return len(records)
+            return Handled()
+        self._handle(records)
+        return Handled(len(records), {tp: rs[-1].offset + 1 for tp, rs in polled.items() if rs})
 
     def _handle(self, records: list[RawRecord]) -> None:
         events: list[LabelEvent] = []
@@ -123,19 +113,10 @@ class LabelIngester:
             self._metrics.ingested.labels(label=str(e.label)).inc()
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                self.step()
-            except Exception as exc:
-                stop.wait(
-                    self._failures.failed(
-                        "label ingest paused (%s); %d failed attempts, retrying in %.0fs", exc
-                    )
-                )
-            else:
-                self._failures.succeeded("label ingest resumed after %d failed attempts")
+        """Ingest until `stop`; a failure backs off and reads the batch again."""
+        self._loop.run(stop)
 
     def close(self) -> None:
-        self.consumer.close(autocommit=False)
+        self._loop.close()
         if self._producer is not None:
             self._producer.close(timeout=5)
