@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from finsent.alerts.dispatcher import WebhookDispatcher
 from finsent.alerts.webhook import WebhookMetrics
 from finsent.kafka.client import ProduceFailed, ensure_topics
-from support.kafka import committed_total, consume, fresh_topics, produce
+from support.kafka import Topics, committed_total, consume, fresh_topics, produce
 from support.scenarios import alert_event as event
 from support.stack import free_port
 
@@ -41,10 +41,16 @@ def receiver(got: list[str]) -> tuple[ThreadingHTTPServer, int]:
     return server, port
 
 
-def test_rejected_and_expired_events_are_dead_lettered_and_the_rest_delivered(kafka):
+def alert_topics(kafka: str) -> tuple[Topics, str, str]:
+    """A fresh consumer group with its own alerts topic and webhook dead-letter topic."""
     t = fresh_topics(kafka, partitions=1)
     alerts, dlq = t.news + ".alerts", t.news + ".alerts.dlq"
     ensure_topics(kafka, [alerts, dlq], 1)
+    return t, alerts, dlq
+
+
+def test_rejected_and_expired_events_are_dead_lettered_and_the_rest_delivered(kafka):
+    t, alerts, dlq = alert_topics(kafka)
     got: list[str] = []
     server, port = receiver(got)
     now = datetime.now(UTC)
@@ -81,9 +87,7 @@ def test_a_dead_letter_not_acknowledged_loses_nothing_after_it(kafka, monkeypatc
     so the invalid record is still dead-lettered and the events after it are still delivered."""
     import finsent.alerts.dispatcher as dispatcher
 
-    t = fresh_topics(kafka, partitions=1)
-    alerts, dlq = t.news + ".alerts", t.news + ".alerts.dlq"
-    ensure_topics(kafka, [alerts, dlq], 1)
+    t, alerts, dlq = alert_topics(kafka)
     got: list[str] = []
     server, port = receiver(got)
     now = datetime.now(UTC)
