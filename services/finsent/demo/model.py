@@ -6,9 +6,12 @@ model repository, where later runs find it. The PyTorch checkpoint stays in the 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,18 @@ DEMO_PROBE_EPOCHS = 10  # the event head alone, on the frozen sentiment encoder
 DEMO_PROBE_LR = 2e-2
 DEMO_JOINT_EPOCHS = 3  # then both heads together, gently
 DEMO_JOINT_LR = 3e-5
+_LOCK = ".demo-build.lock"
+
+
+@contextmanager
+def _exclusive(folder: Path) -> Iterator[None]:
+    """An exclusive lock (flock) on a file in `folder`, held for the block: processes starting
+    together (scorers, or test workers on one cache) build the demo model once, the others wait
+    and find it. The kernel drops the lock if the holder dies."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / _LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def demo_checkpoint_dir() -> Path:
@@ -40,12 +55,19 @@ def ensure_demo_checkpoint(max_length: int = DEFAULT_MAX_LENGTH) -> Path:
     at a low learning rate. Trained jointly from the start, the small event set pulled the encoder
     away from sentiment (accuracy on the feed 0.96 -> 0.78); probing first and then fine-tuning
     gently (LP-FT, Kumar et al. 2022) keeps the sentiment model's accuracy and teaches the event head."""
-    from finsent.training.data import load, merge_heads
-    from finsent.training.train import TrainConfig, train
-
     out = demo_checkpoint_dir()
     if (out / "config.json").is_file():
         return out
+    with _exclusive(out.parent):
+        if (out / "config.json").is_file():  # trained by another process while we waited
+            return out
+        return _train_demo_checkpoint(out, max_length)
+
+
+def _train_demo_checkpoint(out: Path, max_length: int) -> Path:
+    from finsent.training.data import load, merge_heads
+    from finsent.training.train import TrainConfig, train
+
     print(
         f"Fine-tuning the demo model on {DEMO_TRAIN.name} and {DEMO_EVENTS.name} "
         "(once; about three minutes on 2 cores)...",
@@ -117,7 +139,11 @@ def ensure_demo_model(repo: Path, name: str, *, max_length: int = DEFAULT_MAX_LE
         ) from exc
     from finsent.training.export import export
 
-    print(f"No model in {repo / name}: building the demo model.", flush=True)
-    manifest = export(ensure_demo_checkpoint(max_length), repo, name, max_length=max_length)
-    print(f"Demo model exported: {name} version {manifest['version']} ({manifest['format']})", flush=True)
-    return int(manifest["version"])
+    with _exclusive(repo):
+        version = latest_version(repo, name)  # built by another process while we waited
+        if version is not None:
+            return version
+        print(f"No model in {repo / name}: building the demo model.", flush=True)
+        manifest = export(ensure_demo_checkpoint(max_length), repo, name, max_length=max_length)
+        print(f"Demo model exported: {name} version {manifest['version']} ({manifest['format']})", flush=True)
+        return int(manifest["version"])
