@@ -47,8 +47,8 @@ def _register_build_model(sub: Any) -> None:
     build_model.add_argument(
         "--steps", help="comma-separated subset of splits,teacher,student,export,measure,card (default: all)"
     )
-    build_model.add_argument("--teacher-epochs", type=int, default=2)
-    build_model.add_argument("--student-epochs", type=int, default=3)
+    build_model.add_argument("--teacher-epochs", type=int, help="default: the shipped recipe's")
+    build_model.add_argument("--student-epochs", type=int, help="default: the shipped recipe's")
     build_model.add_argument("--seed", type=int, default=42)
     build_model.add_argument(
         "--news-weight",
@@ -118,8 +118,12 @@ def cmd_build_model(args: argparse.Namespace) -> int:
             print("finsent build-model: --news-weight must be positive", file=sys.stderr)
             return 2
         plan.news_weight = args.news_weight
-    plan.teacher = replace(plan.teacher, epochs=args.teacher_epochs, seed=args.seed)
-    plan.student = replace(plan.student, epochs=args.student_epochs, seed=args.seed)
+    for flag, value in (("--teacher-epochs", args.teacher_epochs), ("--student-epochs", args.student_epochs)):
+        if value is not None and value < 1:
+            print(f"finsent build-model: {flag} must be at least 1", file=sys.stderr)
+            return 2
+    plan.teacher = replace(plan.teacher, epochs=args.teacher_epochs or plan.teacher.epochs, seed=args.seed)
+    plan.student = replace(plan.student, epochs=args.student_epochs or plan.student.epochs, seed=args.seed)
     try:
         times = build(plan, steps)
     except (FileNotFoundError, ValueError) as exc:

@@ -110,6 +110,32 @@ def test_build_model_refuses_a_news_weight_that_is_not_positive(data_dir: Path, 
     assert not (tmp_path / "o").exists()
 
 
+def test_build_model_refuses_zero_epochs(data_dir: Path, tmp_path: Path, capsys):
+    from finsent.cli import main
+
+    code = main(
+        ["build-model", "--data-dir", str(data_dir), "--out", str(tmp_path / "o"), "--student-epochs", "0"]
+    )
+    assert code == 2
+    assert "--student-epochs must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_build_plan_defaults_are_the_shipped_models_recipe():
+    """`finsent build-model` without epoch flags rebuilds what ships: the card records its epochs."""
+    import re
+
+    from finsent.shipped import SHIPPED_MODEL
+    from finsent.training.build import BuildPlan
+
+    card = (SHIPPED_MODEL / "MODEL_CARD.md").read_text()
+    teacher = re.search(r"\| teacher \| all-mpnet-base-v2, (\d+) epochs", card)
+    student = re.search(r"\| student \| all-MiniLM-L6-v2 distilled \([^)]*\), (\d+) epochs", card)
+    assert teacher and student
+    plan = BuildPlan(Path("data"), Path("out"))
+    assert (plan.teacher.epochs, plan.student.epochs) == (int(teacher[1]), int(student[1]))
+
+
 def _split(wf1: float, recall: float = 0.0, precision: float = 0.0, macro: float = 0.0) -> dict:
     return {"weighted_f1": wf1, "negative_recall": recall, "negative_precision": precision, "macro_f1": macro}
 
