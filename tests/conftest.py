@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,10 +21,17 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Bootstrap address of a single-node KRaft broker on 127.0.0.1, via deploy/kafka/kafka.sh: on free
     ports for this run, or on FINSENT_TEST_KAFKA_PORT (started if needed, left running if it was)."""
     broker = broker_for(tmp_path_factory.getbasetemp(), "FINSENT_TEST_KAFKA_PORT", "test-kafka")
-    was_running = broker.running()
-    broker.run("start")
+    # Under pytest-xdist every worker runs this fixture: on free ports each starts its own broker; on
+    # a fixed port they share one, started by the first under a lock and left running (a worker that
+    # stopped it would pull it from under the others).
+    shared = bool(os.environ.get("FINSENT_TEST_KAFKA_PORT")) and "PYTEST_XDIST_WORKER" in os.environ
+    broker.dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(broker.dir.parent / f".{broker.dir.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        was_running = broker.running()
+        broker.run("start")
     yield broker.bootstrap
-    if not was_running:
+    if not was_running and not shared:
         broker.run("stop")
 
 

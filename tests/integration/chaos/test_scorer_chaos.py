@@ -81,9 +81,13 @@ def test_scorer_sigkilled_repeatedly_loses_nothing(kafka, model_repo, tmp_path, 
         "seconds_from_start_to_first_commit": restarts,
     }
     record_result(f"scorer-sigkill-{membership}", figures)
-    # A restarted scorer works again within 15 s (session 10 s; with static membership it takes its
-    # predecessor's place without waiting for it). The first start has no dead member to wait for.
-    assert statistics.median(restarts[1:]) <= (15 if membership == "dynamic" else 8), restarts
+    # A restarted scorer works again within its own start-up time (the first start's: it has no dead
+    # member to wait for) plus the session timeout (10 s) with dynamic membership; with static
+    # membership it takes its predecessor's place without waiting for the session at all. Measured
+    # against the first start, not in absolute seconds: start-up (imports, the model) takes twice as
+    # long when the suite's workers share the cores, and waiting out a session does not.
+    slack = 12 if membership == "dynamic" else 5
+    assert statistics.median(restarts[1:]) <= restarts[0] + slack, restarts
 
 
 @pytest.mark.parametrize("partitions", [1, 6])
