@@ -63,6 +63,18 @@ def test_imports_only_go_down():
     assert wrong == []
 
 
+def test_the_command_line_reaches_only_app_settings_and_contracts():
+    """A command parses its flags and calls one function in app/: it never reaches past app/ into
+    the packages that do the work (training, retrain, kafka, ...)."""
+    allowed = {"app", "cli", "settings", "contracts", "__version__"}
+    wrong = [
+        f"{file} imports {module}"
+        for file, package, module in imports()
+        if package == "cli" and module.startswith("finsent.") and module.split(".")[1] not in allowed
+    ]
+    assert wrong == []
+
+
 def test_only_the_kafka_package_imports_kafka_python():
     users = {file for file, _, module in imports() if module == "kafka" or module.startswith("kafka.")}
     assert users and all(f.startswith("kafka/") for f in users), sorted(users)

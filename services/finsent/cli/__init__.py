@@ -53,24 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a clear one-line error for the user; the traceback at DEBUG
-        from finsent.kafka.security import KafkaSecurityError
-        from finsent.training.data import DataError
-
-        if isinstance(exc, KafkaSecurityError):  # retrying cannot help: say what to fix
-            print(f"finsent: Kafka security: {exc}", file=sys.stderr)
-            return 2
+        from finsent.app.errors import describe
 
         logging.getLogger("finsent").debug("failed", exc_info=True)
-        from finsent.retrain.promote import RollbackError
-        from finsent.retrain.state import LockBusy
-        from finsent.training.bases import BaseError
-
-        kinds = {
-            DataError: "data error",
-            BaseError: "base model",
-            RollbackError: "rollback",
-            LockBusy: "busy",
-        }
-        kind = next((k for t, k in kinds.items() if isinstance(exc, t)), type(exc).__name__)
-        print(f"finsent: {kind}: {exc}", file=sys.stderr)
-        return 1
+        line, code = describe(exc)
+        print(line, file=sys.stderr)
+        return code

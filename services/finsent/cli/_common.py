@@ -4,13 +4,11 @@ by concern), reading them back into one `Settings`, and logging."""
 from __future__ import annotations
 
 import argparse
-import logging
-import os
-import sys
 import types
 import typing
 from typing import Any
 
+from finsent.app.logs import setup_logging
 from finsent.settings import SECRETS, Settings, command_fields
 
 __all__ = ["add_settings_flags", "settings_from_args", "setup_logging"]
@@ -58,21 +56,3 @@ def _add_flag(group: argparse._ArgumentGroup, name: str) -> None:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     overrides = {k: v for k, v in vars(args).items() if k in Settings.model_fields and v is not None}
     return Settings(**overrides)
-
-
-def setup_logging(level: str) -> None:
-    # Third-party libraries (kafka, onnxruntime's quantiser, transformers) are chatty at INFO: the
-    # chosen level applies to FinSent's own loggers, the rest stay at WARNING.
-    logging.basicConfig(
-        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    logging.getLogger("finsent").setLevel(level)
-    if level != "DEBUG":
-        # A quiet console: transformers' weight-loading bars and load reports ("UNEXPECTED
-        # pooler.dense.weight", expected when a head is replaced) say nothing a user can act on.
-        # Read when transformers is first imported; the environment still overrides.
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    from finsent.observability import log_throttle
-
-    log_throttle.install()

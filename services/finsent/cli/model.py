@@ -96,15 +96,13 @@ def _register_export(sub: Any) -> None:
 def cmd_build_model(args: argparse.Namespace) -> int:
     """The shipped model from the labelled data: teacher, student, export, measurements, card."""
     setup_logging("INFO")
-    from dataclasses import replace
+    from finsent.app.model import BUILD_STEPS, build_model
 
-    from finsent.training.build import STEPS, BuildPlan, build
-
-    steps = tuple(args.steps.split(",")) if args.steps else STEPS
-    unknown = [s for s in steps if s not in STEPS]
+    steps = tuple(args.steps.split(",")) if args.steps else BUILD_STEPS
+    unknown = [s for s in steps if s not in BUILD_STEPS]
     if unknown:
         print(
-            f"finsent build-model: unknown step(s) {', '.join(unknown)}; steps: {', '.join(STEPS)}",
+            f"finsent build-model: unknown step(s) {', '.join(unknown)}; steps: {', '.join(BUILD_STEPS)}",
             file=sys.stderr,
         )
         return 2
@@ -112,43 +110,42 @@ def cmd_build_model(args: argparse.Namespace) -> int:
     if not data_dir.is_dir():
         print(f"finsent build-model: --data-dir {data_dir}: no such folder", file=sys.stderr)
         return 2
-    plan = BuildPlan(data_dir, Path(args.out))
-    if args.news_weight is not None:
-        if args.news_weight <= 0:
-            print("finsent build-model: --news-weight must be positive", file=sys.stderr)
-            return 2
-        plan.news_weight = args.news_weight
+    if args.news_weight is not None and args.news_weight <= 0:
+        print("finsent build-model: --news-weight must be positive", file=sys.stderr)
+        return 2
     for flag, value in (("--teacher-epochs", args.teacher_epochs), ("--student-epochs", args.student_epochs)):
         if value is not None and value < 1:
             print(f"finsent build-model: {flag} must be at least 1", file=sys.stderr)
             return 2
-    plan.teacher = replace(plan.teacher, epochs=args.teacher_epochs or plan.teacher.epochs, seed=args.seed)
-    plan.student = replace(plan.student, epochs=args.student_epochs or plan.student.epochs, seed=args.seed)
     try:
-        times = build(plan, steps)
+        result = build_model(
+            data_dir,
+            Path(args.out),
+            steps,
+            teacher_epochs=args.teacher_epochs,
+            student_epochs=args.student_epochs,
+            seed=args.seed,
+            news_weight=args.news_weight,
+            ship=args.ship,
+        )
     except (FileNotFoundError, ValueError) as exc:
         print(f"finsent build-model: {exc}", file=sys.stderr)
         return 2
-    if args.ship:
-        from finsent.shipped import SHIPPED_MODEL
-        from finsent.training.build import ship
-
-        print(f"shipped to {ship(plan, SHIPPED_MODEL)}")
-    total = sum(v for k, v in times.items() if k in STEPS)
-    print(f"build-model: done in {total / 60:.1f} min of steps run here; card: {plan.path('MODEL_CARD.md')}")
+    if result.shipped_to is not None:
+        print(f"shipped to {result.shipped_to}")
+    print(f"build-model: done in {result.minutes:.1f} min of steps run here; card: {result.card}")
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     setup_logging("WARNING")
-    from finsent.training.data import DataError
-    from finsent.training.evaluate import NoEventHead, evaluate
+    from finsent.app.model import EvaluationError, evaluate_model
 
     try:
-        report = evaluate(
+        report = evaluate_model(
             Path(args.model), [Path(p) for p in args.data], max_length=args.max_length, head=args.head
         )
-    except (NoEventHead, DataError) as exc:
+    except EvaluationError as exc:
         print(f"finsent evaluate: {exc}", file=sys.stderr)
         return 2
     if args.json:
@@ -170,22 +167,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     setup_logging("WARNING")
-    if args.format == "tensorrt":
-        from finsent.training.tensorrt import build_engine
+    from finsent.app.model import export_model
 
-        manifest = build_engine(Path(args.model), Path(args.repo), args.name, max_length=args.max_length)
-    else:
-        from finsent.training.export import export
-
-        manifest = export(
-            Path(args.model),
-            Path(args.repo),
-            args.name,
-            fmt=args.format,
-            max_length=args.max_length,
-            eval_data=[Path(p) for p in args.eval] if args.eval else None,
-            event_eval_data=[Path(p) for p in args.event_eval] if args.event_eval else None,
-        )
+    manifest = export_model(
+        Path(args.model),
+        Path(args.repo),
+        args.name,
+        fmt=args.format,
+        max_length=args.max_length,
+        eval_data=[Path(p) for p in args.eval] if args.eval else None,
+        event_eval_data=[Path(p) for p in args.event_eval] if args.event_eval else None,
+    )
     print(
         json.dumps(
             {k: manifest[k] for k in ("name", "version", "format", "checks") if k in manifest}, indent=2

@@ -48,15 +48,12 @@ def register(sub: Any) -> None:
 def cmd_retrain(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     setup_logging(settings.log_level)
-    from dataclasses import replace
-
-    from finsent.app import configs, wiring
-    from finsent.retrain.run import retrain
+    from finsent.app import wiring
+    from finsent.app.retraining import retrain_now
 
     stop = threading.Event()
     wiring.install_signal_handlers(stop)  # SIGTERM: the run is abandoned cleanly, nothing promoted
-    cfg = replace(configs.retrain_config(settings), progress=sys.stderr.isatty())
-    result = retrain(cfg, trigger="manual", should_stop=stop.is_set)
+    result = retrain_now(settings, stop, progress=sys.stderr.isatty())
     print(f"run {result.run_id}: {result.outcome}: {result.reason}")
     if result.report is not None:
         print(f"report: {result.report.with_suffix('.md')} (and {result.report.name})")
@@ -66,12 +63,9 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     setup_logging(settings.log_level)
-    from finsent.retrain.promote import rollback
-    from finsent.retrain.state import StatePaths, file_lock
+    from finsent.app.retraining import rollback_to
 
-    # Under the run lock: a rollback and a promotion never race for the next version number.
-    with file_lock(StatePaths(settings.retrain_dir).run_lock, "the retraining run lock"):
-        manifest = rollback(settings.model_repo, settings.model_name, args.to)
+    manifest = rollback_to(settings, args.to)
     print(
         f"{settings.model_name}: version {manifest.version} now serves the weights of version "
         f"{manifest.model_dump()['rollback_of']}"

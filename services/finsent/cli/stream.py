@@ -68,24 +68,14 @@ def cmd_aggregate(args: argparse.Namespace) -> int:
 
 def cmd_produce(args: argparse.Namespace) -> int:
     """Send a JSONL file (default: the bundled sample feed) to the news topic, one record per line."""
-    from finsent.app.wiring import bundled_feed, kafka_connection
-    from finsent.kafka.client import ensure_topics, new_producer
+    from finsent.app.produce import produce_file
+    from finsent.app.wiring import bundled_feed
 
     settings = settings_from_args(args)
     if settings.kafka is None:
         print("finsent produce needs --kafka HOST:PORT (or FINSENT_KAFKA)", file=sys.stderr)
         return 2
-    kafka = kafka_connection(settings)
-    if settings.create_topics:
-        ensure_topics(kafka, [settings.news_topic], settings.partitions)
-    producer = new_producer(kafka, "finsent-produce")
     path = Path(args.file) if args.file else bundled_feed()
-    n = 0
-    for line in path.read_bytes().splitlines():
-        if line.strip():
-            producer.send(settings.news_topic, value=line)
-            n += 1
-    producer.flush()
-    producer.close()
+    n = produce_file(settings, path)
     print(f"sent {n} records from {path} to {settings.news_topic}")
     return 0

@@ -1,5 +1,5 @@
 """The training commands: `train` (fine-tune), `distill` (a student from a teacher) and `split` (a
-held-out split free of reposts). Their defaults are training/config.py's."""
+held-out split free of reposts). Their defaults are training/config.py's; the work is app/training.py's."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from finsent.app.training import TrainConfig, TrainingData
 from finsent.cli._common import setup_logging
-from finsent.training.config import TrainConfig
 
 __all__ = ["register", "train_config"]
 
@@ -210,29 +210,20 @@ def _max_length(value: str) -> int:
     return n
 
 
-def _load_training_data(args: argparse.Namespace):
-    """(examples, load report, eval set or None) from --data (sentiment) and --event-data (event
-    type) files, one example per text; exits 2 with a message when there is neither."""
-    from finsent.training.data import Example, LoadReport, load, merge_heads
+def _load_training_data(args: argparse.Namespace) -> TrainingData:
+    """--data (sentiment) and --event-data (event type) files, and their eval files; exits 2 with a
+    message when there is neither."""
+    from finsent.app.training import load_training_data
 
     if not args.data and not args.event_data:
         raise SystemExit("finsent: give --data (sentiment) and/or --event-data (event type) files")
-    report = LoadReport()
-    examples: list[Example] = []
-    if args.data:
-        examples, report = load([Path(p) for p in args.data])
-    if args.event_data:
-        events, event_report = load([Path(p) for p in args.event_data], head="event")
-        examples = merge_heads(examples, events)
-        report.files.update(event_report.files)
-        for key in ("rows", "duplicates_dropped", "conflicts_dropped", "conflicts_resolved"):
-            setattr(report, key, getattr(report, key) + getattr(event_report, key))
-    eval_set = None
-    if args.eval or args.event_eval:
-        sentiment_eval = load([Path(p) for p in args.eval])[0] if args.eval else []
-        event_eval = load([Path(p) for p in args.event_eval], head="event")[0] if args.event_eval else []
-        eval_set = merge_heads(sentiment_eval, event_eval)
-    return examples, report, eval_set
+
+    def paths(values: list[str] | None) -> list[Path]:
+        return [Path(v) for v in values or []]
+
+    return load_training_data(
+        paths(args.data), paths(args.event_data), paths(args.eval), paths(args.event_eval)
+    )
 
 
 def _best_line(metadata: dict) -> str:
@@ -246,17 +237,18 @@ def _best_line(metadata: dict) -> str:
 
 def cmd_train(args: argparse.Namespace) -> int:
     setup_logging("INFO")
-    from finsent.training.train import train
+    from finsent.app.training import train_model
 
-    examples, report, eval_set = _load_training_data(args)
+    data = _load_training_data(args)
+    report = data.report
     print(
-        f"{len(examples)} unique examples from {report.rows} rows "
+        f"{len(data.examples)} unique examples from {report.rows} rows "
         f"({report.duplicates_dropped} duplicates, {report.conflicts_resolved} label conflicts resolved, "
         f"{report.conflicts_dropped} dropped)",
         flush=True,
     )
     cfg = train_config(args)
-    metadata = train(examples, Path(args.out), cfg, eval_set=eval_set, report=report)
+    metadata = train_model(data, Path(args.out), cfg)
     print(
         f"best epoch {metadata['best_epoch']}: {_best_line(metadata)}; {metadata['duration_s']}s; "
         f"written to {args.out}"
@@ -268,17 +260,12 @@ def cmd_distill(args: argparse.Namespace) -> int:
     setup_logging("INFO")
     from dataclasses import replace
 
-    from finsent.training.data import load_texts
-    from finsent.training.distill import distill
+    from finsent.app.training import distill_model
 
-    labelled, report, eval_set = _load_training_data(args)
-    unlabelled: list[str] = []
-    if args.unlabelled:
-        unlabelled, _ = load_texts([Path(p) for p in args.unlabelled])
+    data = _load_training_data(args)
     cfg = replace(train_config(args), distill_temperature=args.temperature, distill_alpha=args.alpha)
-    metadata = distill(
-        Path(args.teacher), labelled, unlabelled, Path(args.out), cfg, eval_set=eval_set, report=report
-    )
+    unlabelled = [Path(p) for p in args.unlabelled or []]
+    metadata = distill_model(Path(args.teacher), data, unlabelled, Path(args.out), cfg)
     d = metadata["distillation"]
     print(
         f"student: best epoch {metadata['best_epoch']}: {_best_line(metadata)}; trained on "
@@ -290,18 +277,22 @@ def cmd_distill(args: argparse.Namespace) -> int:
 
 def cmd_split(args: argparse.Namespace) -> int:
     """A held-out split free of reposts, written as two files."""
-    from finsent.training.data import DataError, load, repost_free_split, write_jsonl
+    from finsent.app.training import DataError, split_data
 
     try:
-        examples, report = load([Path(p) for p in args.data], head=args.head)
+        r = split_data(
+            [Path(p) for p in args.data],
+            args.head,
+            args.test_fraction,
+            args.seed,
+            Path(args.train_out),
+            Path(args.test_out),
+        )
     except DataError as exc:
         print(f"finsent split: {exc}", file=sys.stderr)
         return 2
-    train_part, test_part = repost_free_split(examples, args.test_fraction, args.seed, args.head)
-    write_jsonl(train_part, Path(args.train_out), head=args.head)
-    write_jsonl(test_part, Path(args.test_out), head=args.head)
     print(
-        f"{len(examples)} unique texts from {report.rows} rows: {len(train_part)} to {args.train_out}, "
-        f"{len(test_part)} to {args.test_out} (texts equal without links, case and spacing kept on one side)"
+        f"{r.texts} unique texts from {r.rows} rows: {r.train} to {args.train_out}, "
+        f"{r.test} to {args.test_out} (texts equal without links, case and spacing kept on one side)"
     )
     return 0
