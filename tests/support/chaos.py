@@ -17,6 +17,7 @@ from pathlib import Path
 
 from support.kafka import REPO, Topics, consume, finsent_args, flags, produce
 from support.process import Process
+from support.scenarios import STEADY
 from support.stack import free_port
 
 SCALE = float(os.environ.get("FINSENT_CHAOS_SCALE", "1"))
@@ -76,55 +77,6 @@ def aggregator(
     args = common("aggregate", bootstrap, topics, model_repo)
     args += ["--aggregate-metrics-port", str(port), *extra]
     return Process(args, log, env={"FINSENT_PROGRESS_S": "5", **(env or {})}, metrics_port=port)
-
-
-# -- scenario data ----------------------------------------------------------------------------------
-# Each burst item is its own story (a figure of its own), as a real burst is: the story novelty
-# filter counts copies of one headline once, and five fixed headlines would be five stories.
-NEGATIVE = [
-    "{c} shares plunge after profit warning on ${n} million charge",
-    "{c} faces mounting safety questions after defect report on {n} aircraft",
-    "{c} lowers its sales forecast, citing weak orders and {n} job cuts",
-    "Investigation launched into {c} over ${n} million of reporting irregularities",
-    "{c} posts unexpected ${n} million loss in latest quarter",
-]
-STEADY = {"AAPL": "Apple", "MSFT": "Microsoft", "JPM": "JPMorgan", "XOM": "Exxon Mobil"}
-
-
-def news_hour(start: datetime, *, spike_from: int = 30, spike_to: int = 50, seed: int = 5) -> list[bytes]:
-    """An hour of news (4 steady tickers at 2 items/min; Boeing quiet, then a burst of 4 negative items a
-    minute), as NewsItem JSON in event-time order, with the demo feed's kind of texts."""
-    from finsent.demo.make_data import FEED_TEMPLATES
-
-    rng = random.Random(seed)
-    out = []
-
-    def item(i: str, ticker: str, name: str, template: str, minute: float) -> bytes:
-        text = template.format(c=name, t=ticker, p=rng.randint(2, 30), n=rng.randint(20, 9000), m="May")
-        at = start + timedelta(minutes=minute)
-        return json.dumps(
-            {"id": i, "text": text, "source": "chaos", "topics": [ticker], "published_at": at.isoformat()}
-        ).encode()
-
-    for minute in range(60):
-        for ticker, name in STEADY.items():
-            for k in range(2):
-                label = rng.choices(["negative", "neutral", "positive"], weights=[0.1, 0.5, 0.4])[0]
-                out.append(
-                    item(
-                        f"{ticker}-{minute}-{k}",
-                        ticker,
-                        name,
-                        rng.choice(FEED_TEMPLATES[label]),
-                        minute + k / 2,
-                    )
-                )
-        if spike_from <= minute < spike_to:
-            for k in range(4):
-                out.append(item(f"BA-b{minute}-{k}", "BA", "Boeing", rng.choice(NEGATIVE), minute + k / 4))
-        elif minute % 3 == 0:
-            out.append(item(f"BA-{minute}", "BA", "Boeing", rng.choice(FEED_TEMPLATES["neutral"]), minute))
-    return out
 
 
 def key_of(value: bytes) -> bytes:

@@ -11,7 +11,6 @@ checked against real metrics."""
 from __future__ import annotations
 
 import json
-import random
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,10 +20,10 @@ import pytest
 from finsent.alerts.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from finsent.contracts.alert import AlertEvent
 from finsent.contracts.event_type import EVENT_TYPES
-from finsent.demo.make_data import FEED_TEMPLATES
 from finsent.kafka.client import ensure_topics
 from support.kafka import REPO, Topics, finsent_args, fresh_topics, produce
 from support.retraining import make_workspace
+from support.scenarios import STEADY, news_stream
 from support.stack import (
     Process,
     WebhookReceiver,
@@ -38,7 +37,6 @@ from support.stack import (
 pytestmark = pytest.mark.kafka
 
 SECRET = "test-webhook-secret"
-STEADY = {"AAPL": "Apple", "MSFT": "Microsoft", "JPM": "JPMorgan", "XOM": "Exxon Mobil"}
 BURST = ("PFE", "Pfizer")
 EXPECTED = {"PFE", "sector:healthcare"}
 # Negative templates the demo model reads as negative, each item with a figure of its own: the
@@ -55,36 +53,21 @@ ALERTMANAGER_BOUND_S = 90
 
 
 def scenario(now: datetime) -> list[bytes]:
-    rng = random.Random(2026)
-    start = now - timedelta(minutes=80)
-    out = []
-
-    def item(i: str, ticker: str, name: str, template: str, minute: float) -> bytes:
-        text = template.format(c=name, t=ticker, p=rng.randint(2, 30), n=rng.randint(20, 9000), m="May")
-        at = start + timedelta(minutes=minute)
-        return json.dumps(
-            {"id": i, "text": text, "source": "test", "topics": [ticker], "published_at": at.isoformat()}
-        ).encode()
-
-    for minute in range(80):
-        for ticker, name in STEADY.items():
-            for k in range(3):
-                label = rng.choices(["negative", "neutral", "positive"], weights=[0.12, 0.5, 0.38])[0]
-                out.append(
-                    item(
-                        f"{ticker}-{minute}-{k}",
-                        ticker,
-                        name,
-                        rng.choice(FEED_TEMPLATES[label]),
-                        minute + k / 3,
-                    )
-                )
-        if minute < 70 and minute % 2 == 0:
-            out.append(item(f"PFE-{minute}", *BURST, rng.choice(FEED_TEMPLATES["neutral"]), minute))
-        elif minute >= 70:
-            for k in range(5):
-                out.append(item(f"PFE-b{minute}-{k}", *BURST, rng.choice(BURST_TEXTS), minute + k / 5))
-    return out
+    """80 minutes ending now: the steady tickers at 3 items a minute, 12% negative; Pfizer quiet
+    (a neutral item every other minute), then 5 negative items a minute for the last 10."""
+    return news_stream(
+        now - timedelta(minutes=80),
+        minutes=80,
+        burst=BURST,
+        burst_minutes=range(70, 80),
+        burst_per_minute=5,
+        steady_per_minute=3,
+        mix=(0.12, 0.5, 0.38),
+        quiet_every=2,
+        burst_texts=BURST_TEXTS,
+        seed=2026,
+        source="test",
+    )
 
 
 def keys(messages: list[bytes]) -> list[bytes]:

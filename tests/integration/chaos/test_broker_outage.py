@@ -14,8 +14,9 @@ import pytest
 
 from finsent.kafka.client import ensure_topics
 from support.broker import Broker, broker_for
-from support.chaos import aggregator, key_of, news_hour, now_utc, record_result, scaled, scorer, wait_for
+from support.chaos import aggregator, key_of, now_utc, record_result, scaled, scorer, wait_for
 from support.kafka import committed_total, consume, fresh_topics, produce
+from support.scenarios import news_hour
 
 pytestmark = [pytest.mark.kafka, pytest.mark.chaos]
 

@@ -15,13 +15,13 @@ from finsent.kafka.client import ensure_topics
 from support.chaos import (
     aggregator,
     key_of,
-    news_hour,
     now_utc,
     record_result,
     scorer,
     wait_for,
 )
 from support.kafka import committed_total, consume, fresh_topics, news, produce
+from support.scenarios import news_hour
 
 pytestmark = [pytest.mark.kafka, pytest.mark.chaos]
 

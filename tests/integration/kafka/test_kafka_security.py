@@ -22,9 +22,9 @@ import pytest
 
 from finsent.kafka.client import API_VERSION, ensure_topics
 from support.broker import REPO, Broker, secured_broker
-from support.chaos import aggregator, key_of, news_hour, now_utc, scorer, wait_for
+from support.chaos import aggregator, key_of, now_utc, scorer, wait_for
 from support.kafka import committed_total, consume, fresh_topics, news, produce
-from support.scenarios import alert_event
+from support.scenarios import alert_event, news_hour
 from support.stack import WebhookReceiver
 
 pytestmark = pytest.mark.kafka
