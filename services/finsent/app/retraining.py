@@ -28,8 +28,8 @@ def retrain_now(settings: Settings, stop: threading.Event, *, progress: bool) ->
 
 def rollback_to(settings: Settings, to: int | None) -> Manifest:
     """Serve an earlier version's weights again, as the next version: `to`, else the serving
-    version's parent; the new manifest. Under the run lock: a rollback and a promotion never race for the next
-    version number."""
+    version's parent; the new manifest. Under the run lock: a rollback and a promotion never race
+    for the next version number."""
     from finsent.retrain.promote import rollback
     from finsent.retrain.state import StatePaths, file_lock
 

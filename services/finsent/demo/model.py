@@ -65,6 +65,7 @@ def ensure_demo_checkpoint(max_length: int = DEFAULT_MAX_LENGTH) -> Path:
 
 
 def _train_demo_checkpoint(out: Path, max_length: int) -> Path:
+    # Called under _exclusive(out.parent), which made the folder.
     from finsent.training.data import load, merge_heads
     from finsent.training.train import TrainConfig, train
 
@@ -75,7 +76,6 @@ def _train_demo_checkpoint(out: Path, max_length: int) -> Path:
     )
     sentiment, report = load([DEMO_TRAIN])
     events = load([DEMO_EVENTS], head="event")[0]
-    out.parent.mkdir(parents=True, exist_ok=True)
     stages = [out.with_name(out.name + f".step{n}") for n in (1, 2)]
     common: dict[str, Any] = {"batch_size": DEMO_BATCH, "max_length": max_length}
     print(f"Step 1/3: the sentiment head ({DEMO_EPOCHS} epochs)", flush=True)

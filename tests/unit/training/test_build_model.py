@@ -99,25 +99,22 @@ def test_the_teacher_is_measured_on_its_validation_part_by_tweets_and_news(data_
     assert report["news"]["n"] > 0 and "negative_recall" in report["news"]
 
 
-def test_build_model_refuses_a_news_weight_that_is_not_positive(data_dir: Path, tmp_path: Path, capsys):
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--news-weight", "0", "--news-weight must be positive"),
+        ("--student-epochs", "0", "--student-epochs must be at least 1"),
+        ("--teacher-epochs", "0", "--teacher-epochs must be at least 1"),
+    ],
+)
+def test_build_model_refuses_a_setting_out_of_range(
+    data_dir: Path, tmp_path: Path, capsys, flag: str, value: str, message: str
+):
     from finsent.cli import main
 
-    code = main(
-        ["build-model", "--data-dir", str(data_dir), "--out", str(tmp_path / "o"), "--news-weight", "0"]
-    )
+    code = main(["build-model", "--data-dir", str(data_dir), "--out", str(tmp_path / "o"), flag, value])
     assert code == 2
-    assert "--news-weight must be positive" in capsys.readouterr().err
-    assert not (tmp_path / "o").exists()
-
-
-def test_build_model_refuses_zero_epochs(data_dir: Path, tmp_path: Path, capsys):
-    from finsent.cli import main
-
-    code = main(
-        ["build-model", "--data-dir", str(data_dir), "--out", str(tmp_path / "o"), "--student-epochs", "0"]
-    )
-    assert code == 2
-    assert "--student-epochs must be at least 1" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
 
