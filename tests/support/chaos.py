@@ -129,14 +129,26 @@ def alert_events(bootstrap: str, topic: str, *, expect: int, timeout_s: float = 
     ]
 
 
-def wait_for(predicate, timeout_s: float, every_s: float = 0.5, what: str = "condition"):
+def wait_for(
+    predicate,
+    timeout_s: float,
+    every_s: float = 0.5,
+    what: str = "condition",
+    *,
+    show: Process | None = None,
+):
+    """Polls `predicate` until it is truthy; on time-out, fails with the last lines of `show`'s log
+    (the process being waited on), so that a slow run says what that process was doing."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         time.sleep(every_s)
-    raise AssertionError(f"timed out after {timeout_s:.0f}s waiting for {what}")
+    tail = "\n".join(show.output().splitlines()[-40:]) if show is not None else ""
+    raise AssertionError(
+        f"timed out after {timeout_s:.0f}s waiting for {what}" + (f"; its log ends:\n{tail}" if tail else "")
+    )
 
 
 def now_utc() -> datetime:
