@@ -35,11 +35,18 @@ def build_model(
     Raises FileNotFoundError or ValueError with a message for the user."""
     from finsent.training.build import BuildPlan, build
 
+    for name, epochs in (("teacher_epochs", teacher_epochs), ("student_epochs", student_epochs)):
+        if epochs is not None and epochs < 1:
+            raise ValueError(f"{name} must be at least 1 (None keeps the recipe's), got {epochs}")
     plan = BuildPlan(data_dir, out)
     if news_weight is not None:
         plan.news_weight = news_weight
-    plan.teacher = replace(plan.teacher, epochs=teacher_epochs or plan.teacher.epochs, seed=seed)
-    plan.student = replace(plan.student, epochs=student_epochs or plan.student.epochs, seed=seed)
+    plan.teacher = replace(
+        plan.teacher, epochs=plan.teacher.epochs if teacher_epochs is None else teacher_epochs, seed=seed
+    )
+    plan.student = replace(
+        plan.student, epochs=plan.student.epochs if student_epochs is None else student_epochs, seed=seed
+    )
     times = build(plan, steps)
     shipped_to = None
     if ship:
