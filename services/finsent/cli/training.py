@@ -211,12 +211,9 @@ def _max_length(value: str) -> int:
 
 
 def _load_training_data(args: argparse.Namespace) -> TrainingData:
-    """--data (sentiment) and --event-data (event type) files, and their eval files; exits 2 with a
-    message when there is neither."""
+    """--data (sentiment) and --event-data (event type) files, and their eval files (app's DataError,
+    told to the user as a data error, when there is neither)."""
     from finsent.app.training import load_training_data
-
-    if not args.data and not args.event_data:
-        raise SystemExit("finsent: give --data (sentiment) and/or --event-data (event type) files")
 
     def paths(values: list[str] | None) -> list[Path]:
         return [Path(v) for v in values or []]

@@ -253,3 +253,11 @@ def test_dedup_resolves_and_drops_conflicts(tmp_path):
     examples, report = load([path])
     assert [(e.text, e.label) for e in examples] == [("A", 2), ("C", 0)]
     assert report.conflicts_resolved == 1 and report.conflicts_dropped == 1 and report.duplicates_dropped == 3
+
+
+def test_train_with_no_data_files_is_a_data_error_that_names_both_flags(tmp_path):
+    r = finsent("train", "--out", str(tmp_path / "out"))
+    assert r.returncode == 1
+    assert "data error" in r.stderr and "--data" in r.stderr and "--event-data" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "out").exists()
