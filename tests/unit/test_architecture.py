@@ -13,6 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "services" / "finsent"
 FLOORS = {
     "contracts": 0,
     "kafka": 1,
+    "locks": 1,
     "inference": 1,
     "topics": 1,
     "observability": 1,

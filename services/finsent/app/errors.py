@@ -9,8 +9,8 @@ __all__ = ["describe"]
 def describe(exc: Exception) -> tuple[str, int]:
     """(the line to print, the exit code) for `exc`."""
     from finsent.kafka.security import KafkaSecurityError
+    from finsent.locks import LockBusy
     from finsent.retrain.promote import RollbackError
-    from finsent.retrain.state import LockBusy
     from finsent.training.bases import BaseError
     from finsent.training.data import DataError
 

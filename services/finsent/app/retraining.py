@@ -30,8 +30,9 @@ def rollback_to(settings: Settings, to: int | None) -> Manifest:
     """Serve an earlier version's weights again, as the next version: `to`, else the serving
     version's parent; the new manifest. Under the run lock: a rollback and a promotion never race
     for the next version number."""
+    from finsent.locks import try_exclusive
     from finsent.retrain.promote import rollback
-    from finsent.retrain.state import StatePaths, file_lock
+    from finsent.retrain.state import StatePaths
 
-    with file_lock(StatePaths(settings.retrain_dir).run_lock, "the retraining run lock"):
+    with try_exclusive(StatePaths(settings.retrain_dir).run_lock, "the retraining run lock"):
         return rollback(settings.model_repo, settings.model_name, to)

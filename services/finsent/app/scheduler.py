@@ -23,11 +23,12 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from finsent.aggregate.windows import parse_window
 from finsent.app import configs
+from finsent.locks import LockBusy, try_exclusive
 from finsent.retrain import ledger as outcomes
 from finsent.retrain.ledger import RunLedger
 from finsent.retrain.metrics import RetrainCollector
 from finsent.retrain.run import retrain
-from finsent.retrain.state import LockBusy, StatePaths, file_lock
+from finsent.retrain.state import StatePaths
 from finsent.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -125,7 +126,7 @@ def run_scheduler(settings: Settings, stop: threading.Event) -> int:
     try:
         while not stop.is_set():
             try:
-                with file_lock(paths.scheduler_lock, "the scheduler lock"):
+                with try_exclusive(paths.scheduler_lock, "the scheduler lock"):
                     if said_standby:
                         log.info("the active scheduler is gone: this one takes over")
                     _active = RetrainScheduler(settings, stop)

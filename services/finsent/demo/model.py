@@ -6,17 +6,16 @@ model repository, where later runs find it. The PyTorch checkpoint stays in the 
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from finsent.contracts.news import DEFAULT_MAX_LENGTH
 from finsent.inference.model_repo import latest_version
+from finsent.locks import exclusive
 
 DEMO_TRAIN = Path(__file__).resolve().parent / "data" / "demo_train.csv"
 DEMO_EVENTS = Path(__file__).resolve().parent / "data" / "demo_train_events.csv"
@@ -31,15 +30,10 @@ DEMO_JOINT_LR = 3e-5
 _LOCK = ".demo-build.lock"
 
 
-@contextmanager
-def _exclusive(folder: Path) -> Iterator[None]:
-    """An exclusive lock (flock) on a file in `folder`, held for the block: processes starting
-    together (scorers, or test workers on one cache) build the demo model once, the others wait
-    and find it. The kernel drops the lock if the holder dies."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / _LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+def _exclusive(folder: Path) -> AbstractContextManager[None]:
+    """The build lock of `folder`: processes starting together (scorers, or test workers on one
+    cache) build the demo model once, the others wait and find it."""
+    return exclusive(folder / _LOCK)
 
 
 def demo_checkpoint_dir() -> Path:

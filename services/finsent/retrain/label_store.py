@@ -8,13 +8,12 @@ hides the lines after it. Files are per month, so old ones can be archived whole
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import BinaryIO
 from pydantic import ValidationError
 
 from finsent.contracts.label import LabelEvent
+from finsent.locks import exclusive
 
 PREFIX = "labels-"
 LOCK = ".lock"
@@ -46,15 +46,8 @@ class LabelStore:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with (self.folder / LOCK).open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released on close, and by the kernel if we die
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _locked(self) -> AbstractContextManager[None]:
+        return exclusive(self.folder / LOCK)
 
     def files(self) -> list[Path]:
         if not self.folder.is_dir():

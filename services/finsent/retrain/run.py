@@ -22,6 +22,7 @@ import numpy as np
 from finsent.contracts.label import LabelEvent
 from finsent.contracts.news import LABELS
 from finsent.inference.model_repo import latest_version, read_manifest, sha256, version_dir, versions
+from finsent.locks import try_exclusive
 from finsent.retrain import ledger as outcomes
 from finsent.retrain.config import RetrainConfig
 from finsent.retrain.gate import decide
@@ -29,7 +30,7 @@ from finsent.retrain.label_store import LabelStore, ResolvedLabel, resolve, text
 from finsent.retrain.ledger import RunLedger
 from finsent.retrain.promote import prune, republish
 from finsent.retrain.report import RunReport, write_report
-from finsent.retrain.state import StatePaths, file_lock
+from finsent.retrain.state import StatePaths
 from finsent.training.config import TrainConfig
 from finsent.training.data import LABEL_INDEX, DataError, Example, LoadReport, load
 from finsent.training.scoring_metrics import classification_report
@@ -183,7 +184,7 @@ def retrain(
 ) -> RunResult:
     """One run, under the run lock (LockBusy if another run holds it)."""
     paths = StatePaths(cfg.state_dir)
-    with file_lock(paths.run_lock, "the retraining run lock"):
+    with try_exclusive(paths.run_lock, "the retraining run lock"):
         ledger = RunLedger(paths.ledger)
         for stale in ledger.abandon_unfinished():
             log.warning(

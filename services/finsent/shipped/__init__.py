@@ -6,7 +6,6 @@ it is on held-out data. Serving needs no torch: installing is a checked copy."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import shutil
@@ -20,6 +19,7 @@ from finsent.inference.model_repo import (
     publish_version,
     sha256,
 )
+from finsent.locks import exclusive
 
 __all__ = ["SHIPPED_MODEL", "ShippedModelError", "ensure_model", "install_shipped_model"]
 
@@ -81,9 +81,7 @@ def ensure_model(repo: Path, name: str, folder: Path = SHIPPED_MODEL) -> int:
     version = latest_version(repo, name)
     if version is not None:
         return version
-    repo.mkdir(parents=True, exist_ok=True)
-    with open(repo / _LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with exclusive(repo / _LOCK):
         version = latest_version(repo, name)  # another process may have installed it meanwhile
         if version is None:
             version = install_shipped_model(repo, name, folder)

@@ -6,8 +6,8 @@ import pytest
 
 from finsent.app.errors import describe
 from finsent.kafka.security import KafkaSecurityError
+from finsent.locks import LockBusy
 from finsent.retrain.promote import RollbackError
-from finsent.retrain.state import LockBusy
 from finsent.training.bases import BaseError
 from finsent.training.data import DataError
 

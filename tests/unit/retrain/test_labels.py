@@ -18,7 +18,6 @@ from finsent.retrain.gate import GateConfig, decide
 from finsent.retrain.label_input import parse_label_record, read_label_file
 from finsent.retrain.label_store import LabelStore, resolve, stats
 from finsent.retrain.ledger import RunLedger
-from finsent.retrain.state import LockBusy, file_lock
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -278,27 +277,6 @@ def test_ledger_records_runs_and_finds_abandoned_ones(tmp_path: Path):
     d = ledger.start("manual", 20)
     ledger.finish(d, "rejected", "worse")
     assert ledger.consecutive_failures() == 0 and ledger.last(("rejected",)).labels_total == 20
-
-
-def test_file_lock_is_exclusive_and_names_the_holder(tmp_path: Path):
-    import os
-    import subprocess
-    import sys
-
-    lock = tmp_path / "x.lock"
-    with file_lock(lock, "the test lock"):
-        code = (
-            "import sys; from pathlib import Path; from finsent.retrain.state import file_lock, LockBusy\n"
-            "try:\n    with file_lock(Path(sys.argv[1]), 'the test lock'): sys.exit(0)\n"
-            "except LockBusy as e:\n    print(e); sys.exit(3)\n"
-        )
-        r = subprocess.run([sys.executable, "-c", code, str(lock)], capture_output=True, text=True)
-        assert r.returncode == 3 and f"pid {os.getpid()}" in r.stdout
-    with file_lock(lock, "the test lock"):  # released: taken again
-        pass
-    # flock locks belong to the open file: a second open in the same process is refused too.
-    with pytest.raises(LockBusy), file_lock(lock, "outer"), file_lock(lock, "inner"):
-        pass
 
 
 def test_skipped_runs_are_counted_and_only_the_newest_kept(tmp_path: Path):
