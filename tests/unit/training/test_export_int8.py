@@ -87,7 +87,9 @@ def test_static_int8_quantises_the_weight_matmuls_and_scores_a_text_the_same_in_
     dynamic = tmp_path / "dynamic.onnx"
     _quantize(fp32_onnx, dynamic, "dynamic-per-channel")
     assert alone_and_in_a_batch(static) < 1e-4
-    assert alone_and_in_a_batch(dynamic) > 1e-3  # what the static recipe removes
+    moved = alone_and_in_a_batch(dynamic)
+    print(f"dynamic int8: a text's logits move by up to {moved:.5f} with the batch it is in")
+    assert moved > 1e-3  # what the static recipe removes
 
 
 def test_static_int8_without_calibration_texts_is_a_clear_error(fp32_onnx, tmp_path):
