@@ -185,19 +185,29 @@ def measure_validation(plan: BuildPlan, model: Path) -> dict[str, Any]:
 
 
 def _reports(model: Path, parts: dict[str, list[Example]], precision: str) -> dict[str, Any]:
-    import numpy as np
-
     from finsent.training.distill import teacher_max_length
     from finsent.training.evaluate import predictor
-    from finsent.training.scoring_metrics import classification_report
 
     predict, _ = predictor(model, teacher_max_length(model, 128), precision)
-    out: dict[str, Any] = {}
-    for name, examples in parts.items():
-        if examples:
-            logits, _ = predict([e.text for e in examples])
-            out[name] = classification_report(np.array([e.label for e in examples]), logits.argmax(1))
-    return out
+    return {
+        name: _head_report(predict, examples, "sentiment") for name, examples in parts.items() if examples
+    }
+
+
+def _head_report(predict: Any, examples: list[Example], head: str) -> dict[str, Any]:
+    """The classification report of one head of `predict` (evaluate.predictor's) on `examples`."""
+    import numpy as np
+
+    from finsent.contracts.event_type import EVENT_TYPES
+    from finsent.training.scoring_metrics import classification_report
+
+    logits, event_logits = predict([e.text for e in examples])
+    if head == "event":
+        assert event_logits is not None
+        return classification_report(
+            np.array([e.event for e in examples]), event_logits.argmax(1), EVENT_TYPES
+        )
+    return classification_report(np.array([e.label for e in examples]), logits.argmax(1))
 
 
 def step_teacher(plan: BuildPlan) -> None:
@@ -270,12 +280,8 @@ def _summary(report: dict[str, Any], head: str) -> dict[str, Any]:
 def measure_model(model: Path, splits: Path, heads: tuple[str, ...], precision: str = "fp32") -> dict:
     """A trained folder (PyTorch, at `precision`) or an exported version (ONNX, as served) on
     each held-out file of `splits` for the heads it has."""
-    import numpy as np
-
-    from finsent.contracts.event_type import EVENT_TYPES
     from finsent.training.distill import teacher_max_length
     from finsent.training.evaluate import predictor
-    from finsent.training.scoring_metrics import classification_report
 
     # An exported version reads 128 tokens as served; a trained folder, its own training length.
     length = 128 if (model / "manifest.json").is_file() else teacher_max_length(model, 128)
@@ -285,16 +291,7 @@ def measure_model(model: Path, splits: Path, heads: tuple[str, ...], precision: 
         path = splits / f"{name}.jsonl"
         if head not in heads or not path.is_file() or path.stat().st_size == 0:
             continue
-        examples = load([path], head=head)[0]
-        logits, event_logits = predict([e.text for e in examples])
-        if head == "event":
-            assert event_logits is not None
-            y = np.array([e.event for e in examples])
-            report = classification_report(y, event_logits.argmax(1), EVENT_TYPES)
-        else:
-            y = np.array([e.label for e in examples])
-            report = classification_report(y, logits.argmax(1))
-        results[name] = _summary(report, head)
+        results[name] = _summary(_head_report(predict, load([path], head=head)[0], head), head)
     return results
 
 

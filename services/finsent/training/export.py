@@ -115,13 +115,17 @@ INT8_RECIPES = ("dynamic-per-channel", "encoder-int8-heads-fp32", "static-weight
 STATIC_CALIBRATION_TEXTS = 512
 
 
-def _head_nodes(fp32: Path) -> list[str]:
-    """Names of the graph nodes that read a classifier head's weights, as the quantiser names them:
-    onnxruntime splits each Gemm into `<name>_MatMul` and `<name>_Add` before quantising, so both
-    the original name and the MatMul's are given."""
+def _graph(fp32: Path) -> Any:
     import onnx
 
-    graph = onnx.load(str(fp32), load_external_data=False).graph
+    return onnx.load(str(fp32), load_external_data=False).graph
+
+
+def _head_nodes(fp32: Path, graph: Any = None) -> list[str]:
+    """Names of the graph nodes that read a classifier head's weights, as the quantiser names them:
+    onnxruntime splits each Gemm into `<name>_MatMul` and `<name>_Add` before quantising, so both
+    the original name and the MatMul's are given. `graph`: the model's, when already loaded."""
+    graph = _graph(fp32) if graph is None else graph
     heads = {i.name for i in graph.initializer if "classifier" in i.name}
     nodes = [n for n in graph.node if heads & set(n.input)]
     return [name for n in nodes for name in (n.name, f"{n.name}_MatMul")]
@@ -130,11 +134,9 @@ def _head_nodes(fp32: Path) -> list[str]:
 def _weight_matmuls(fp32: Path) -> list[str]:
     """The encoder's MatMul nodes that multiply by a weight (an initializer), heads excluded: the
     linear layers, not the attention products of two activations."""
-    import onnx
-
-    graph = onnx.load(str(fp32), load_external_data=False).graph
+    graph = _graph(fp32)
     weights = {i.name for i in graph.initializer}
-    heads = set(_head_nodes(fp32))
+    heads = set(_head_nodes(fp32, graph))
     return [
         n.name for n in graph.node if n.op_type == "MatMul" and weights & set(n.input) and n.name not in heads
     ]

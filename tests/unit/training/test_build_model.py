@@ -99,6 +99,36 @@ def test_the_teacher_is_measured_on_its_validation_part_by_tweets_and_news(data_
     assert report["news"]["n"] > 0 and "negative_recall" in report["news"]
 
 
+@pytest.mark.slow
+def test_a_model_with_both_heads_is_measured_on_every_held_out_split(data_dir: Path, tmp_path: Path):
+    pytest.importorskip("torch")
+    from dataclasses import replace
+
+    from finsent.training.build import HELD_OUT, measure_model
+    from finsent.training.data import merge_heads
+    from finsent.training.train import train
+    from support.tiny_models import tiny_bert_base
+
+    plan = BuildPlan(data_dir, tmp_path / "out", progress=False)
+    step_splits(plan)
+    sentiment, events = _train_files(plan)
+    cfg = replace(
+        plan.teacher, base=str(tiny_bert_base(tmp_path / "base")), max_steps=2, max_length=32, progress=False
+    )
+    train(merge_heads(sentiment, events), tmp_path / "model", cfg)
+    results = measure_model(tmp_path / "model", plan.path("splits"), ("sentiment", "event"))
+    files = {name: plan.path("splits", f"{name}.jsonl") for name in HELD_OUT}
+    held_out = {
+        name: load([path], head=HELD_OUT[name][0])[0] for name, path in files.items() if path.stat().st_size
+    }
+    assert set(results) == set(held_out) and "ev_test" in results  # an empty split is skipped
+    for name, report in results.items():
+        assert report["n"] == len(held_out[name])
+        assert ("negative_recall" in report) == (HELD_OUT[name][0] == "sentiment")
+    # Without the event head asked for, the event split is left out.
+    assert "ev_test" not in measure_model(tmp_path / "model", plan.path("splits"), ("sentiment",))
+
+
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [
