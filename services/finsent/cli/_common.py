@@ -11,7 +11,19 @@ from typing import Any
 from finsent.app.logs import setup_logging
 from finsent.settings import SECRETS, Settings, command_fields
 
-__all__ = ["add_settings_flags", "settings_from_args", "setup_logging"]
+__all__ = ["HelpFormatter", "add_settings_flags", "settings_from_args", "setup_logging"]
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's "(default: X)" where it tells the user something: not on a settings flag (its help
+    already gives the env name and the default, and its argparse default is None so that the
+    settings object decides), not on an on/off switch, not where the help names its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default is None or action.nargs == 0 or "default" in text:
+            return text
+        return super()._get_help_string(action)
 
 
 def _scalar_type(annotation: Any) -> Any:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from finsent.cli._common import setup_logging
+from finsent.cli._common import HelpFormatter, setup_logging
 from finsent.contracts.news import DEFAULT_MAX_LENGTH
 
 __all__ = ["register"]
@@ -38,7 +38,7 @@ def _register_build_model(sub: Any) -> None:
     build_model = sub.add_parser(
         "build-model",
         help="rebuild the shipped model from labelled data: teacher, student, export, card (resumable)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     build_model.add_argument(
         "--data-dir", default="../shared/data", help="the labelled data (see its README for licences)"
@@ -49,7 +49,7 @@ def _register_build_model(sub: Any) -> None:
     )
     build_model.add_argument("--teacher-epochs", type=int, help="default: the shipped recipe's")
     build_model.add_argument("--student-epochs", type=int, help="default: the shipped recipe's")
-    build_model.add_argument("--seed", type=int, default=42)
+    build_model.add_argument("--seed", type=int, default=42, help="the seed of both models' training")
     build_model.add_argument(
         "--news-weight",
         type=float,
@@ -68,7 +68,7 @@ def _register_export(sub: Any) -> None:
     export = sub.add_parser(
         "export",
         help="export a trained folder as the next model_repo version",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     export.add_argument("--model", required=True, help="a folder written by `finsent train`")
     export.add_argument("--repo", default="model_repo")

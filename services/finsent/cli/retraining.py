@@ -8,7 +8,7 @@ import sys
 import threading
 from typing import Any
 
-from finsent.cli._common import add_settings_flags, settings_from_args, setup_logging
+from finsent.cli._common import HelpFormatter, add_settings_flags, settings_from_args, setup_logging
 
 __all__ = ["register"]
 
@@ -17,7 +17,7 @@ def register(sub: Any) -> None:
     retrain = sub.add_parser(
         "retrain",
         help="one retraining run: labels + data -> train -> compare with the serving model -> promote or not",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_settings_flags(retrain, "retrain")
     retrain.set_defaults(func=cmd_retrain)
@@ -25,7 +25,7 @@ def register(sub: Any) -> None:
     rollback = sub.add_parser(
         "rollback",
         help="serve an earlier model version again (as a new, higher version)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     rollback.add_argument(
         "--to",
@@ -39,7 +39,7 @@ def register(sub: Any) -> None:
     scheduler = sub.add_parser(
         "scheduler",
         help="run retraining on a schedule (and, with --kafka, store labels from the labels topic)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_settings_flags(scheduler, "scheduler")
     scheduler.set_defaults(func=cmd_scheduler)

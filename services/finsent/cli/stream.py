@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from finsent.cli._common import add_settings_flags, settings_from_args, setup_logging
+from finsent.cli._common import HelpFormatter, add_settings_flags, settings_from_args, setup_logging
 
 __all__ = ["register"]
 
@@ -18,7 +18,7 @@ def register(sub: Any) -> None:
     run = sub.add_parser(
         "run",
         help="score the news stream (embedded sample feed, or --kafka HOST:PORT)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_settings_flags(run, "run")
     run.set_defaults(func=cmd_run)
@@ -26,7 +26,7 @@ def register(sub: Any) -> None:
     aggregate = sub.add_parser(
         "aggregate",
         help="per-topic windows, spike alerts and metrics from the scored stream (--kafka HOST:PORT)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     add_settings_flags(aggregate, "aggregate")
     aggregate.set_defaults(func=cmd_aggregate)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from finsent.app.training import TrainConfig, TrainingData
-from finsent.cli._common import setup_logging
+from finsent.cli._common import HelpFormatter, setup_logging
 
 __all__ = ["register", "train_config"]
 
@@ -17,16 +17,14 @@ _TRAIN = TrainConfig()  # the defaults of `finsent train`
 
 
 def register(sub: Any) -> None:
-    train = sub.add_parser(
-        "train", help="fine-tune the sentiment model", formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    train = sub.add_parser("train", help="fine-tune the sentiment model", formatter_class=HelpFormatter)
     add_training_flags(train)
     train.set_defaults(func=cmd_train)
 
     distill = sub.add_parser(
         "distill",
         help="train a student on a teacher's soft labels (and the hard labels where there are any)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     distill.add_argument("--teacher", required=True, help="a folder written by `finsent train` (the teacher)")
     distill.add_argument(
@@ -44,7 +42,7 @@ def register(sub: Any) -> None:
     split = sub.add_parser(
         "split",
         help="split a labelled file into train and held-out files, reposts kept on one side",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     split.add_argument("--data", action="append", required=True, help="CSV or JSONL with text,label")
     split.add_argument("--head", choices=["sentiment", "event"], default="event", help="what the labels are")
