@@ -76,22 +76,32 @@ def test_the_news_weight_weights_the_news_passages_and_nothing_else(data_dir: Pa
     assert {e.weight for e in plain} == {1.0}
 
 
-@pytest.mark.slow
-def test_the_teacher_is_measured_on_its_validation_part_by_tweets_and_news(data_dir: Path, tmp_path: Path):
-    pytest.importorskip("torch")
+def tiny_build(data_dir: Path, tmp_path: Path, out: str, *, events: bool) -> BuildPlan:
+    """A build's splits, and a tiny model trained in `out` (of the build) on its training files
+    (sentiment, and event types too when `events`) for two steps."""
     from dataclasses import replace
 
-    from finsent.training.build import measure_validation
-    from finsent.training.train import EVAL_SPLIT_FILE, train
+    from finsent.training.data import merge_heads
+    from finsent.training.train import train
     from support.tiny_models import tiny_bert_base
 
     plan = BuildPlan(data_dir, tmp_path / "out", progress=False)
     step_splits(plan)
-    sentiment, _ = _train_files(plan)
+    sentiment, event_examples = _train_files(plan)
     cfg = replace(
         plan.teacher, base=str(tiny_bert_base(tmp_path / "base")), max_steps=2, max_length=32, progress=False
     )
-    train(sentiment, plan.path("teacher"), cfg)
+    train(merge_heads(sentiment, event_examples) if events else sentiment, plan.path(out), cfg)
+    return plan
+
+
+@pytest.mark.slow
+def test_the_teacher_is_measured_on_its_validation_part_by_tweets_and_news(data_dir: Path, tmp_path: Path):
+    pytest.importorskip("torch")
+    from finsent.training.build import measure_validation
+    from finsent.training.train import EVAL_SPLIT_FILE
+
+    plan = tiny_build(data_dir, tmp_path, "teacher", events=False)
     report = measure_validation(plan, plan.path("teacher"))
     validation = load([plan.path("teacher", EVAL_SPLIT_FILE)])[0]
     assert report["all"]["n"] == len(validation)
@@ -102,21 +112,10 @@ def test_the_teacher_is_measured_on_its_validation_part_by_tweets_and_news(data_
 @pytest.mark.slow
 def test_a_model_with_both_heads_is_measured_on_every_held_out_split(data_dir: Path, tmp_path: Path):
     pytest.importorskip("torch")
-    from dataclasses import replace
-
     from finsent.training.build import HELD_OUT, measure_model
-    from finsent.training.data import merge_heads
-    from finsent.training.train import train
-    from support.tiny_models import tiny_bert_base
 
-    plan = BuildPlan(data_dir, tmp_path / "out", progress=False)
-    step_splits(plan)
-    sentiment, events = _train_files(plan)
-    cfg = replace(
-        plan.teacher, base=str(tiny_bert_base(tmp_path / "base")), max_steps=2, max_length=32, progress=False
-    )
-    train(merge_heads(sentiment, events), tmp_path / "model", cfg)
-    results = measure_model(tmp_path / "model", plan.path("splits"), ("sentiment", "event"))
+    plan = tiny_build(data_dir, tmp_path, "model", events=True)
+    results = measure_model(plan.path("model"), plan.path("splits"), ("sentiment", "event"))
     files = {name: plan.path("splits", f"{name}.jsonl") for name in HELD_OUT}
     held_out = {
         name: load([path], head=HELD_OUT[name][0])[0] for name, path in files.items() if path.stat().st_size
@@ -126,7 +125,7 @@ def test_a_model_with_both_heads_is_measured_on_every_held_out_split(data_dir: P
         assert report["n"] == len(held_out[name])
         assert ("negative_recall" in report) == (HELD_OUT[name][0] == "sentiment")
     # Without the event head asked for, the event split is left out.
-    assert "ev_test" not in measure_model(tmp_path / "model", plan.path("splits"), ("sentiment",))
+    assert "ev_test" not in measure_model(plan.path("model"), plan.path("splits"), ("sentiment",))
 
 
 @pytest.mark.parametrize(
