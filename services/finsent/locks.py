@@ -20,25 +20,31 @@ class LockBusy(RuntimeError):
 
 
 @contextmanager
-def exclusive(path: Path) -> Iterator[None]:
-    """Waits for the lock on `path` (created with its folder if missing) and holds it for the block:
-    processes doing the same one-time work take turns, and the later ones find it done."""
+def _lock_file(path: Path) -> Iterator[int]:
+    """The lock file's descriptor (the file and its folder created if missing), closed after the
+    block: closing it releases any lock taken on it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Waits for the lock on `path` and holds it for the block: processes doing the same one-time
+    work take turns, and the later ones find it done."""
+    with _lock_file(path) as fd:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 @contextmanager
 def try_exclusive(path: Path, what: str) -> Iterator[None]:
     """Holds the lock on `path` for the block, or raises LockBusy at once if another process holds
     it. The holder's pid is written into the file, for the message the next one gets."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
+    with _lock_file(path) as fd:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -47,5 +53,3 @@ def try_exclusive(path: Path, what: str) -> Iterator[None]:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         yield
-    finally:
-        os.close(fd)
