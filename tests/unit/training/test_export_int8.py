@@ -1,5 +1,6 @@
 """int8 export recipes: whole-model dynamic int8 first, then the encoder (MatMuls and embedding
-tables) with the heads in fp32, then static int8 of the weight MatMuls."""
+tables) with the heads in fp32, then the same with the first half of the layers fp32, then static
+int8 of the weight MatMuls."""
 
 from __future__ import annotations
 
@@ -97,3 +98,28 @@ def test_static_int8_without_calibration_texts_is_a_clear_error(fp32_onnx, tmp_p
 
     with pytest.raises(ExportError, match="calibration"):
         _quantize(fp32_onnx, tmp_path / "x.onnx", "static-weight-matmuls")
+
+
+def _float_weight_matmuls(path: Path) -> set[str]:
+    """Names of the MatMul nodes that still multiply by an fp32 weight."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    floats = {i.name for i in graph.initializer if i.data_type == onnx.TensorProto.FLOAT}
+    return {n.name for n in graph.node if n.op_type == "MatMul" and floats & set(n.input)}
+
+
+def test_the_mixed_recipe_keeps_the_first_half_of_the_layers_fp32_and_quantises_the_rest(fp32_onnx, tmp_path):
+    from finsent.training.export import _first_half_layer_matmuls, _quantize, _weight_matmuls
+
+    kept = _first_half_layer_matmuls(fp32_onnx)
+    # The tiny encoder has two layers: the first is kept (its Q, K, V, attention output, FFN in, out).
+    assert kept and all("layer.0/" in n for n in kept)
+    assert len(kept) == 6
+    mixed = tmp_path / "mixed.onnx"
+    _quantize(fp32_onnx, mixed, "first-half-layers-fp32")
+    still_fp32 = _float_weight_matmuls(mixed)
+    assert set(kept) <= still_fp32
+    later = [n for n in _weight_matmuls(fp32_onnx) if "layer.1/" in n]
+    assert later and not (set(later) & still_fp32)
+    assert not any("classifier" in n for n in _quantised_initialisers(mixed))
