@@ -3,7 +3,8 @@ int8 ONNX, as FinSent's embedded backend runs them (ONNX Runtime, one lane per c
 on real held-out tweets and headlines, in one run, each against the teacher's fp32 as baseline.
 
 A trained folder (`--teacher build/teacher`, `--student build/student`, from `finsent build-model`)
-is exported as the build exports it (fp32, then dynamic int8 with per-channel weights). Where a
+is exported to fp32 and to whole-model dynamic int8 with per-channel weights (the first recipe the
+build tries; the shipped student, measured as shipped, is the recipe that passed its gate). Where a
 folder is missing, the same architecture is built from its base encoder with fresh heads and marked
 `weights: "base (speed only)"`: speed does not depend on the weights' values, quality does, and
 this benchmark measures speed only. The shipped int8 student is measured as shipped too.
