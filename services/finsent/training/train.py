@@ -142,10 +142,10 @@ def predict_heads(
     logits = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
     events = event_labels_of(model)
     event_logits = np.zeros((len(texts), len(events)), dtype=np.float32) if events else None
-    from tqdm.auto import tqdm
+    from finsent.observability.progress import progress_bar
 
     starts = range(0, len(order), batch_size)
-    bar = tqdm(starts, desc="scoring", unit="batch", disable=not progress, leave=False)
+    bar = progress_bar(starts, enabled=progress, desc="scoring", unit="batch", leave=False)
     with torch.inference_mode():
         for start in bar:
             idx = order[start : start + batch_size]
@@ -362,18 +362,19 @@ def _train_epoch(
     """One pass over the training set (or up to cfg.max_steps), going on after the
     `position.batch` batches already done when resuming; returns the mean loss."""
     import torch
-    from tqdm.auto import tqdm
+
+    from finsent.observability.progress import progress_bar
 
     epoch = position.epoch
     fit.model.train()
     position.epoch_rng = rng.getstate()
     groups = _batches(train_set, cfg.batch_size, rng, fit.tokenizer, cfg.max_length)
-    bar = tqdm(
+    bar = progress_bar(
+        enabled=cfg.progress,
         total=len(groups),
         initial=position.batch,
         desc=f"epoch {epoch}/{cfg.epochs}",
         unit="batch",
-        disable=not cfg.progress,
         leave=False,
     )
     for idx in groups[position.batch :]:
