@@ -30,6 +30,19 @@ class _Lines:
         self._out.flush()
 
 
+def _bar_class() -> Any:
+    from tqdm import tqdm
+
+    class _Bar(tqdm):
+        """A tqdm whose postfix (a running loss, say) waits for the next scheduled redraw instead of
+        forcing one: set once per batch, it would otherwise redraw, and write a log line, per batch."""
+
+        def set_postfix(self, ordered_dict: Any = None, refresh: bool = False, **kwargs: Any) -> None:
+            super().set_postfix(ordered_dict, refresh, **kwargs)
+
+    return _Bar
+
+
 def _is_terminal(stream: IO[str]) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
@@ -46,8 +59,6 @@ def progress_bar(
     """A tqdm bar over `iterable` (or of `total=`), written to `file` (default stderr): redrawn
     in place at a terminal; elsewhere a line at most every `log_interval_s` (and the last one).
     `enabled=False`: no output at all. `options` go to tqdm (desc, total, unit, leave, ...)."""
-    from tqdm import tqdm
-
     out = sys.stderr if file is None else file
     if not _is_terminal(out):
         options = {**options, "mininterval": log_interval_s, "maxinterval": max(log_interval_s, 10.0)}
@@ -57,4 +68,4 @@ def progress_bar(
         options.setdefault("ncols", 100)
     else:
         options["file"] = out
-    return tqdm(iterable, disable=not enabled, **options)
+    return _bar_class()(iterable, disable=not enabled, **options)

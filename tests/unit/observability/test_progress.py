@@ -32,13 +32,15 @@ def test_in_a_log_file_a_long_run_writes_a_line_per_interval(monkeypatch):
     now = [0.0]
     monkeypatch.setattr(tqdm.std, "time", lambda: now[0])
     log = io.StringIO()
-    bar = progress_bar(file=log, total=100, desc="scoring", log_interval_s=60)
-    for _ in range(100):
+    bar = progress_bar(file=log, total=100, desc="epoch 1/1", log_interval_s=60)
+    for step in range(100):
         now[0] += 6.0  # a step every 6 s: 10 minutes in all
         bar.update(1)
+        bar.set_postfix(loss=f"{1 / (step + 1):.4f}")  # as the training loop does, every batch
     bar.close()
     lines = log.getvalue().splitlines()
     assert 9 <= len(lines) <= 13, lines  # about one a minute, not one per step
+    assert "loss=0.0100" in lines[-1]  # the postfix is still shown, at the next redraw
 
 
 def test_at_a_terminal_the_bar_redraws_in_place():
