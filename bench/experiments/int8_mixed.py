@@ -59,7 +59,14 @@ def main(argv: list[str] | None = None) -> int:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     from finsent.training.classifier import EVENT_LABELS_KEY
-    from finsent.training.export import _comparison_set, _export_fp32, _graph, _head_nodes, _onnx_logits
+    from finsent.training.export import (
+        _comparison_set,
+        _export_fp32,
+        _graph,
+        _head_nodes,
+        _onnx_logits,
+        _weight_matmuls,
+    )
 
     config = json.loads((args.student / "config.json").read_text())
     event_labels = config.get(EVENT_LABELS_KEY)
@@ -74,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         results["fp32_texts_per_s"] = round(len(texts) / (time.perf_counter() - started))
         graph = _graph(fp32)
         weights = {i.name for i in graph.initializer}
-        matmuls = [n.name for n in graph.node if n.op_type == "MatMul" and weights & set(n.input)]
+        matmuls = _weight_matmuls(fp32, graph)
         gathers = [n.name for n in graph.node if n.op_type == "Gather" and weights & set(n.input)]
         heads = _head_nodes(fp32, graph)
         for name, keep in variants(matmuls, gathers).items():

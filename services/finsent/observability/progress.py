@@ -6,6 +6,7 @@ holding a carriage-return redraw for every batch."""
 from __future__ import annotations
 
 import sys
+from functools import cache
 from typing import IO, Any
 
 __all__ = ["LOG_INTERVAL_S", "progress_bar"]
@@ -30,6 +31,7 @@ class _Lines:
         self._out.flush()
 
 
+@cache  # one class, made on first use: tqdm is imported only by what shows progress
 def _bar_class() -> Any:
     from tqdm import tqdm
 

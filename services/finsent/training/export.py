@@ -141,10 +141,10 @@ def _head_nodes(fp32: Path, graph: Any = None) -> list[str]:
     return [name for n in nodes for name in (n.name, f"{n.name}_MatMul")]
 
 
-def _weight_matmuls(fp32: Path) -> list[str]:
+def _weight_matmuls(fp32: Path, graph: Any = None) -> list[str]:
     """The encoder's MatMul nodes that multiply by a weight (an initializer), heads excluded: the
-    linear layers, not the attention products of two activations."""
-    graph = _graph(fp32)
+    linear layers, not the attention products of two activations. `graph`: as in _head_nodes."""
+    graph = _graph(fp32) if graph is None else graph
     weights = {i.name for i in graph.initializer}
     heads = set(_head_nodes(fp32, graph))
     return [
@@ -152,10 +152,10 @@ def _weight_matmuls(fp32: Path) -> list[str]:
     ]
 
 
-def _first_half_layer_matmuls(fp32: Path) -> list[str]:
+def _first_half_layer_matmuls(fp32: Path, graph: Any = None) -> list[str]:
     """The weight MatMuls of the encoder's first half of layers (`layer.0` .. `layer.{n/2 - 1}` in
     the exported node names; n rounded up, so a 1-layer encoder keeps its one layer)."""
-    matmuls = _weight_matmuls(fp32)
+    matmuls = _weight_matmuls(fp32, graph)
     layer_of = {n: int(m.group(1)) for n in matmuls if (m := re.search(r"layer\.(\d+)/", n))}
     if not layer_of:
         raise ExportError(f"no encoder layers found in {fp32.name}'s node names")
@@ -206,13 +206,12 @@ def _quantize(
         _quantize_static(fp32, int8, calibration)
         return
     options: dict[str, Any] = {}
-    if recipe == "encoder-int8-heads-fp32":
-        options = {"op_types_to_quantize": ["MatMul", "Gather"], "nodes_to_exclude": _head_nodes(fp32)}
-    elif recipe == "first-half-layers-fp32":
-        options = {
-            "op_types_to_quantize": ["MatMul", "Gather"],
-            "nodes_to_exclude": _head_nodes(fp32) + _first_half_layer_matmuls(fp32),
-        }
+    if recipe in ("encoder-int8-heads-fp32", "first-half-layers-fp32"):
+        graph = _graph(fp32)  # read once for both lists of nodes kept fp32
+        kept_fp32 = _head_nodes(fp32, graph)
+        if recipe == "first-half-layers-fp32":
+            kept_fp32 += _first_half_layer_matmuls(fp32, graph)
+        options = {"op_types_to_quantize": ["MatMul", "Gather"], "nodes_to_exclude": kept_fp32}
     elif recipe != "dynamic-per-channel":
         raise ExportError(f"unknown int8 recipe {recipe!r}; expected one of {', '.join(INT8_RECIPES)}")
     advice = _QuantiserAdvice()
